@@ -1,0 +1,56 @@
+"""papers-digest: personal research-paper digests by email and RSS/Atom.
+
+The public plugin API is this package's top level, :mod:`digest.models` and
+:mod:`digest.testing`; everything else is internal and may change.
+"""
+
+from digest.batch import Batch, Mask, Scores
+from digest.components import (
+    CollectContext,
+    Component,
+    ComponentConfig,
+    Deliverer,
+    Filter,
+    Ranker,
+    Renderer,
+    Runtime,
+    Site,
+    Source,
+)
+from digest.errors import DigestError, PluginError, SourceError
+from digest.hookspecs import hookimpl
+from digest.identity import canonical_id, family_name, find_arxiv, normalize_doi, parse_arxiv
+from digest.rendering import compile_mjml_template
+from digest.text import one_line, readable, truncate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "CollectContext",
+    "Component",
+    "ComponentConfig",
+    "Deliverer",
+    "DigestError",
+    "Filter",
+    "Mask",
+    "PluginError",
+    "Ranker",
+    "Renderer",
+    "Runtime",
+    "Scores",
+    "Site",
+    "Source",
+    "SourceError",
+    "__version__",
+    "canonical_id",
+    "compile_mjml_template",
+    "family_name",
+    "find_arxiv",
+    "hookimpl",
+    "normalize_doi",
+    "one_line",
+    "parse_arxiv",
+    "readable",
+    "truncate",
+]

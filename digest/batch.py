@@ -1,0 +1,58 @@
+"""The run's candidate pool, shared by every subscriber.
+
+Per-paper work (tokenising, features, rendered fragments) is done once per run in the
+components' ``prepare(batch)`` and kept in ``batch.cache``; per-subscriber work only indexes
+into it. Positions (0 … len-1) are the currency between filters, rankers and the core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.models import Paper
+
+Mask = npt.NDArray[np.bool_]
+Scores = npt.NDArray[np.float64]
+
+
+class Batch:
+    """An ordered, immutable pool of papers with a per-run cache for components."""
+
+    __slots__ = ("_index", "cache", "now", "papers", "seqs")
+
+    def __init__(
+        self, papers: Sequence[Paper], *, now: dt.datetime, seqs: Sequence[int] | None = None
+    ) -> None:
+        self.papers: tuple[Paper, ...] = tuple(papers)
+        self.now = now
+        #: store sequence numbers (ascending with first-seen time), parallel to ``papers``
+        self.seqs = np.asarray(
+            seqs if seqs is not None else range(1, len(self.papers) + 1), dtype=np.int64
+        )
+        self._index = {str(p.id): i for i, p in enumerate(self.papers)}
+        #: components keep per-paper, per-run data here, keyed by their instance name
+        self.cache: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.papers)
+
+    def __iter__(self) -> Iterator[Paper]:
+        return iter(self.papers)
+
+    def __getitem__(self, position: int) -> Paper:
+        return self.papers[position]
+
+    def position(self, paper_id: str) -> int | None:
+        """Position of a canonical id (``"arxiv:2406.01234"``) in the batch, if present."""
+        return self._index.get(paper_id)
+
+    def ones(self) -> Mask:
+        return np.ones(len(self.papers), dtype=np.bool_)
+
+    def zeros(self) -> Scores:
+        return np.zeros(len(self.papers), dtype=np.float64)

@@ -1,0 +1,163 @@
+"""Base classes for the components plugins register: sources, filters, rankers, renderers and
+deliverers.
+
+A component class has a registered ``name``, a pydantic ``Config`` (``extra="forbid"``) that is
+validated before anything runs, and is instantiated once per configured instance
+(``[sources.<instance>]`` …) with its validated config and the :class:`Runtime`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from digest.batch import Batch, Mask, Scores
+from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Selection
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component's ``Config``: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """Deployment-wide facts renderers and deliverers need."""
+
+    title: str
+    base_url: str
+    sender: str
+    reply_to: str | None = None
+    list_id: str = "papers-digest.localhost"
+    unsubscribe_mailto: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Runtime:
+    """What the core hands every component instance."""
+
+    site: Site
+    templates: jinja2.Environment
+    state_dir: Path
+    output_dir: Path
+    timezone: str = "UTC"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+class Component:
+    """Common base: a registered name, a typed config, a logger named after the instance."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    kind: ClassVar[str] = "component"
+
+    def __init__(self, config: ComponentConfig, *, instance: str, runtime: Runtime) -> None:
+        self.config = config
+        self.instance = instance
+        self.runtime = runtime
+        self.log = logging.getLogger(f"digest.{self.kind}.{instance}")
+
+
+@dataclass(slots=True, kw_only=True)
+class CollectContext:
+    """Handed to :meth:`Source.collect`.
+
+    ``state`` is what the source saved last time (ETags, watermarks). Changes go through
+    :meth:`save`; the core persists them only after the collected papers are stored, so a crash
+    never advances a source past papers it did not keep (invariant I3).
+    """
+
+    now: dt.datetime
+    state: Mapping[str, str]
+    pending_state: dict[str, str] = field(default_factory=dict)
+
+    def save(self, key: str, value: str) -> None:
+        self.pending_state[key] = value
+
+
+class Source(Component):
+    """Produces papers. Raise :class:`digest.SourceError` with a one-line message on failure."""
+
+    kind = "source"
+
+    def collect(self, context: CollectContext) -> Iterable[Paper]:
+        raise NotImplementedError
+
+
+class Filter(Component):
+    """Keeps or drops candidates for a subscriber; all filters must keep a paper (AND)."""
+
+    kind = "filter"
+
+    def prepare(self, batch: Batch) -> None:
+        """Per-paper work, once per run, shared by every subscriber."""
+
+    def keep(self, profile: Profile, batch: Batch) -> Mask | None:
+        """A boolean mask over ``batch``; ``None`` keeps everything."""
+        raise NotImplementedError
+
+
+class Ranker(Component):
+    """Scores candidates for a subscriber in [0, 1]; the core combines rankers by weight."""
+
+    kind = "ranker"
+
+    def prepare(self, batch: Batch) -> None:
+        """Per-paper work, once per run, shared by every subscriber."""
+
+    def score(self, profile: Profile, batch: Batch) -> Scores:
+        """One score per paper in ``batch``, vectorised over the batch."""
+        raise NotImplementedError
+
+    def explain(self, profile: Profile, batch: Batch, position: int) -> Sequence[Reason]:
+        """Reasons for a selected paper; only called for the few papers picked."""
+        return ()
+
+
+class Renderer(Component):
+    """Turns a selection into artifacts for one channel (``email``, ``feed``, …)."""
+
+    kind = "renderer"
+    channel: ClassVar[str]
+
+    def prepare(self, batch: Batch) -> None:
+        """Per-paper work (escaped fragments, readable LaTeX), once per run."""
+
+    def render(self, selection: Selection) -> Sequence[Artifact]:
+        raise NotImplementedError
+
+
+class Deliverer(Component):
+    """Delivers parcels on the channels it serves. Must be idempotent per parcel."""
+
+    kind = "deliverer"
+    channels: ClassVar[tuple[str, ...]] = ()
+
+    def open(self) -> None:
+        """Acquire resources (connections) before the first parcel."""
+
+    def close(self) -> None:
+        """Release resources; called even when delivery failed."""
+
+    def deliver(self, parcel: Parcel) -> Outcome:
+        raise NotImplementedError
+
+
+COMPONENT_KINDS: dict[str, type[Component]] = {
+    "sources": Source,
+    "filters": Filter,
+    "rankers": Ranker,
+    "renderers": Renderer,
+    "deliverers": Deliverer,
+}

@@ -1,0 +1,137 @@
+"""Canonical paper identity (ARCHITECTURE §5).
+
+An arXiv id without its version wins; else a DOI; else a fingerprint of the normalised title
+and the first author's family name. Every source goes through :func:`canonical_id` so the same
+work seen from arXiv RSS, the arXiv API, Hugging Face or a journal feed becomes one paper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from digest.models import PaperId
+
+# New style: YYMM.NNNN (2007–2014) or YYMM.NNNNN (2015–); old style: archive[.SUB]/YYMMNNN.
+_NEW = r"(?P<new>\d{4}\.\d{4,5})"
+_OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Za-z]{2})?/\d{7})"
+_VERSION = r"(?:v(?P<version>\d+))?"
+_ARXIV_CORE = re.compile(rf"(?:{_NEW}|{_OLD}){_VERSION}", re.IGNORECASE)
+_ARXIV_BARE = re.compile(rf"^(?:arxiv:|oai:arxiv\.org:)?\s*(?:{_NEW}|{_OLD}){_VERSION}$", re.I)
+_ARXIV_URL = re.compile(
+    rf"arxiv\.org/(?:abs|pdf|html|format)/(?:{_NEW}|{_OLD}){_VERSION}(?:\.pdf)?(?:[/?#]|$)", re.I
+)
+_ARXIV_DOI = re.compile(rf"^10\.48550/arxiv\.(?:{_NEW}|{_OLD}){_VERSION}$", re.I)
+_DOI = re.compile(r"(10\.\d{4,9}/\S+)")
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArxivRef:
+    """An arXiv identifier split into the versionless id and the version, if one was given."""
+
+    id: str
+    version: int | None
+
+
+def _ref(match: re.Match[str]) -> ArxivRef:
+    new, old, version = match.group("new"), match.group("old"), match.group("version")
+    if old:
+        archive, _, number = old.partition("/")
+        # Archive names are lower case except the subject class (math.GT stays math.GT).
+        head, dot, subject = archive.partition(".")
+        old = f"{head.lower()}{dot}{subject.upper()}/{number}"
+    return ArxivRef(id=new or old, version=int(version) if version else None)
+
+
+def parse_arxiv(text: str) -> ArxivRef | None:
+    """Recognise an arXiv id in any usual spelling, or return ``None``.
+
+    Accepts ``2406.01234``, ``2406.01234v2``, ``arXiv:2406.01234``, ``hep-th/9901001v2``,
+    ``oai:arXiv.org:2406.01234v1``, abs/pdf URLs and the ``10.48550/arXiv.…`` DOI.
+
+    >>> parse_arxiv("https://arxiv.org/pdf/2406.01234v3.pdf")
+    ArxivRef(id='2406.01234', version=3)
+    """
+    text = text.strip()
+    if not text:
+        return None
+    for pattern in (_ARXIV_BARE, _ARXIV_DOI):
+        match = pattern.match(text)
+        if match:
+            return _ref(match)
+    match = _ARXIV_URL.search(text)
+    return _ref(match) if match else None
+
+
+def find_arxiv(text: str) -> ArxivRef | None:
+    """Find an arXiv id inside free text such as ``arXiv:2406.01234v1 Announce Type: new``."""
+    ref = parse_arxiv(text)
+    if ref:
+        return ref
+    for match in re.finditer(r"arxiv[:\s./]*", text, re.IGNORECASE):
+        inner = _ARXIV_CORE.match(text, match.end())
+        if inner:
+            return _ref(inner)
+    return None
+
+
+def normalize_doi(text: str) -> str | None:
+    """Return the DOI in lower case without resolver prefix, or ``None`` if there is none.
+
+    >>> normalize_doi("https://doi.org/10.1145/3404835.3462891")
+    '10.1145/3404835.3462891'
+    """
+    text = _DOI_PREFIX.sub("", text.strip())
+    match = _DOI.search(text)
+    if not match:
+        return None
+    return match.group(1).rstrip(".,;)").lower()
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", " ", ascii_only.casefold()).strip()
+
+
+def family_name(author: str) -> str:
+    """The family name of ``"Ada Lovelace"`` or ``"Lovelace, Ada"``, folded to ASCII."""
+    author = author.strip()
+    if "," in author:
+        return _fold(author.split(",", 1)[0])
+    parts = _fold(author).split()
+    return parts[-1] if parts else ""
+
+
+def fingerprint(title: str, first_author: str | None) -> str:
+    """A stable hash of the normalised title and the first author's family name."""
+    key = f"{_fold(title)}|{family_name(first_author or '')}"
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def canonical_id(
+    *,
+    title: str,
+    first_author: str | None = None,
+    arxiv: str | None = None,
+    doi: str | None = None,
+    links: tuple[str, ...] = (),
+) -> tuple[PaperId, int | None]:
+    """Return the canonical id of a work and the arXiv version, if one was seen.
+
+    ``arxiv`` may be any spelling :func:`parse_arxiv` accepts; ``links`` are searched for arXiv
+    ids and DOIs (a feed item's guid or link) when no explicit id is given.
+    """
+    candidates = [arxiv, doi, *links]
+    for text in candidates:
+        ref = parse_arxiv(text) if text else None
+        if ref:
+            return PaperId(kind="arxiv", value=ref.id), ref.version
+    for text in (doi, *links):
+        found = normalize_doi(text) if text else None
+        if found:
+            return PaperId(kind="doi", value=found), None
+    return PaperId(kind="fp", value=fingerprint(title, first_author)), None
