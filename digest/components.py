@@ -51,7 +51,13 @@ class Runtime:
     state_dir: Path
     output_dir: Path
     timezone: str = "UTC"
+    #: the config file's folder; relative paths in component options are relative to it
+    config_dir: Path = field(default_factory=Path.cwd)
     extra: Mapping[str, object] = field(default_factory=dict)
+
+    def path(self, value: Path) -> Path:
+        """Resolve a path option the way the config file means it."""
+        return value if value.is_absolute() else self.config_dir / value
 
 
 class Component:
@@ -138,11 +144,21 @@ class Renderer(Component):
         raise NotImplementedError
 
 
+class DelivererConfig(ComponentConfig):
+    """Base of deliverer configs: ``channels`` overrides the channels the class serves."""
+
+    channels: tuple[str, ...] = ()
+
+
 class Deliverer(Component):
     """Delivers parcels on the channels it serves. Must be idempotent per parcel."""
 
     kind = "deliverer"
     channels: ClassVar[tuple[str, ...]] = ()
+    #: True when delivering the same parcel twice has no visible effect (files). The core then
+    #: records outcomes in batches; otherwise it records each one as soon as it is known, so
+    #: that a crash re-sends at most the message in flight.
+    idempotent: ClassVar[bool] = False
 
     def open(self) -> None:
         """Acquire resources (connections) before the first parcel."""

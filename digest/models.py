@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 SignalValue = int | float | str | bool
@@ -167,7 +167,7 @@ class Artifact:
     filename: str | None = None
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     """States of a ledger row; the last three are terminal."""
 
     CLAIMED = "claimed"

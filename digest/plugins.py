@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ class PluginInfo:
     module: str | None
     hooks: tuple[str, ...]
     error: str | None = None
+    distribution: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +78,7 @@ class PluginHost:
         self.strict = strict
         self.failures: list[PluginFailure] = []
         self._versions: dict[str, str | None] = {}
+        self._dists: dict[str, str | None] = {}
         self._load_errors: dict[str, str] = {}
         for name in disabled:
             self.pm.set_blocked(name)
@@ -94,6 +96,7 @@ class PluginHost:
             if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
                 continue
             self._versions[ep.name] = ep.dist.version if ep.dist else None
+            self._dists[ep.name] = ep.dist.name if ep.dist else None
             try:
                 plugin = ep.load()
             except Exception as error:  # a broken plugin must not take the others down
@@ -138,7 +141,7 @@ class PluginHost:
         """
         caller = getattr(self.pm.hook, hook)
         results: list[tuple[str, Any]] = []
-        for impl in reversed(caller.get_hookimpls()):  # registration order, like pluggy's LIFO
+        for impl in caller.get_hookimpls():  # registration order: first come, first named
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             try:
                 result = impl.function(**args)
@@ -179,8 +182,10 @@ class PluginHost:
                 for cls in classes or ():
                     problem = self._check_component(cls, base, found[kind])
                     if problem:
-                        self._fail(PluginFailure(plugin=plugin, hook=f"register_{kind}",
-                                                 message=problem), None)
+                        self._fail(
+                            PluginFailure(plugin=plugin, hook=f"register_{kind}", message=problem),
+                            None,
+                        )
                         continue
                     found[kind][cls.name] = Registered(cls=cls, plugin=plugin)
         self.raise_if_strict()
@@ -196,7 +201,9 @@ class PluginHost:
         if not isinstance(name, str) or not name:
             return f"{cls.__qualname__} has no 'name'"
         if name in seen:
-            return f"{base.kind} name {name!r} is already registered by plugin {seen[name].plugin!r}"
+            return (
+                f"{base.kind} name {name!r} is already registered by plugin {seen[name].plugin!r}"
+            )
         return None
 
     # -- listing ---------------------------------------------------------------------------
@@ -214,13 +221,20 @@ class PluginHost:
                 module=getattr(plugin, "__name__", type(plugin).__module__),
                 hooks=tuple(hooks),
                 error=self._load_errors.get(name),
+                distribution=self._dists.get(name),
             )
         if include_errors:
             for name, message in self._load_errors.items():
                 infos.setdefault(
                     name,
-                    PluginInfo(name=name, version=self._versions.get(name), module=None,
-                               hooks=(), error=message),
+                    PluginInfo(
+                        name=name,
+                        version=self._versions.get(name),
+                        module=None,
+                        hooks=(),
+                        error=message,
+                        distribution=self._dists.get(name),
+                    ),
                 )
         return [infos[name] for name in sorted(infos)]
 

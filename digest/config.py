@@ -1,0 +1,262 @@
+"""Configuration: one TOML file validated into pydantic models.
+
+Every problem names the file, the table and the key (``config.toml: [subscribers.alice]
+max_items: …``) and :func:`load_settings` reports all of them at once. Secrets may be given as
+``{ env = "NAME" }`` and are read from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from digest.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "default_config.toml"
+SUBSCRIBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
+SUBSCRIBER_NAME_RULE = (
+    "letters, digits and . _ @ + - (starting with a letter or digit), at most 200"
+)
+
+
+def _env_secret(value: object) -> object:
+    if isinstance(value, dict) and set(value) == {"env"}:
+        name = value["env"]
+        secret = os.environ.get(str(name))
+        if secret is None:
+            raise ValueError(f"environment variable {name} is not set")
+        return secret
+    return value
+
+
+Secret = Annotated[str, BeforeValidator(_env_secret)]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}") from None
+    return value
+
+
+def _check_cron(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as error:
+        raise ValueError(f"invalid cron schedule {value!r}: {error}") from None
+    return value
+
+
+Timezone = Annotated[
+    str, BeforeValidator(lambda v: _check_timezone(v) if isinstance(v, str) else v)
+]
+Cron = Annotated[str, BeforeValidator(lambda v: _check_cron(v) if isinstance(v, str) else v)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DigestSettings(_Strict):
+    """``[digest]``: deployment-wide settings."""
+
+    state_dir: Path = Field(Path(".digest"), description="SQLite store and run state")
+    database: str | None = Field(None, description="SQLAlchemy URL; default SQLite in state_dir")
+    output_dir: Path = Field(Path("digests"), description="where the files deliverer writes")
+    timezone: Timezone = "UTC"
+    title: str = "Papers digest"
+    base_url: str = "http://localhost:8000"
+    sender: str = "Papers Digest <digest@localhost>"
+    reply_to: str | None = None
+    list_id: str | None = None
+    unsubscribe_mailto: str | None = None
+    secret_key: Secret = "change-me"
+    lookback_days: int = Field(7, ge=1, le=365)
+    template_dirs: tuple[Path, ...] = ()
+
+
+class PluginSettings(_Strict):
+    """``[plugins]``: which plugins to skip and whether plugin errors are fatal."""
+
+    disable: tuple[str, ...] = ()
+    strict: bool = False
+
+
+class SelectionSettings(_Strict):
+    """``[selection]``: filter and ranker instances applied to every subscriber."""
+
+    filters: tuple[str, ...] = ()
+    rankers: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("rankers")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if weight < 0:
+                raise ValueError(f"weight of ranker {name!r} must be ≥ 0")
+        return value
+
+
+class SubscriberSettings(_Strict):
+    """``[subscribers.<name>]`` or one line of a subscribers JSON Lines file."""
+
+    email: str | None = None
+    interests: str = ""
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    schedule: Cron = "0 7 * * *"
+    timezone: Timezone = "UTC"
+    max_items: int = Field(10, ge=1, le=100)
+    channels: tuple[str, ...] = ("email", "feed")
+    active: bool = True
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and ("@" not in value or any(c in value for c in "\r\n <>")):
+            raise ValueError(f"not an email address: {value!r}")
+        return value
+
+
+class ComponentInstance(BaseModel):
+    """``[sources.<instance>]`` etc.: ``component`` plus that component's own keys."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    component: str
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    sources: dict[str, ComponentInstance] = Field(default_factory=dict)
+    filters: dict[str, ComponentInstance] = Field(default_factory=dict)
+    rankers: dict[str, ComponentInstance] = Field(default_factory=dict)
+    renderers: dict[str, ComponentInstance] = Field(default_factory=dict)
+    deliverers: dict[str, ComponentInstance] = Field(default_factory=dict)
+    subscribers: dict[str, SubscriberSettings] = Field(default_factory=dict)
+
+    @field_validator("subscribers")
+    @classmethod
+    def _names(cls, value: dict[str, SubscriberSettings]) -> dict[str, SubscriberSettings]:
+        for name in value:
+            if not SUBSCRIBER_NAME.match(name):
+                raise ValueError(f"subscriber name {name!r}: use {SUBSCRIBER_NAME_RULE}")
+        return value
+
+
+class LoadedConfig(BaseModel):
+    """Settings plus where they came from; relative paths are resolved against ``base_dir``."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    settings: Settings
+    source: str
+    base_dir: Path
+
+    def path(self, value: Path) -> Path:
+        return value if value.is_absolute() else (self.base_dir / value)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.settings.digest.state_dir)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.path(self.settings.digest.output_dir)
+
+    @property
+    def database_url(self) -> str:
+        url = self.settings.digest.database
+        return url or f"sqlite:///{self.state_dir / 'digest.sqlite3'}"
+
+
+def format_location(source: str, loc: tuple[int | str, ...]) -> str:
+    """``("subscribers", "alice", "max_items")`` → ``[subscribers.alice] max_items``."""
+    parts = [str(p) for p in loc]
+    if not parts:
+        return source
+    if len(parts) == 1:
+        return f"{source}: [{parts[0]}]"
+    if parts[0] in ("sources", "filters", "rankers", "renderers", "deliverers", "subscribers"):
+        table, key = parts[:2], parts[2:]
+    else:
+        table, key = parts[:1], parts[1:]
+    where = f"[{'.'.join(table)}]"
+    return f"{source}: {where} {'.'.join(key)}".rstrip() if key else f"{source}: {where}"
+
+
+def validation_problems(
+    source: str, error: ValidationError, prefix: tuple[str, ...] = ()
+) -> list[str]:
+    problems = []
+    for item in error.errors():
+        loc = prefix + tuple(str(p) for p in item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        problems.append(f"{format_location(source, loc)}: {message}")
+    return problems
+
+
+def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(validation_problems(source, error)) from None
+
+
+def load_settings(path: Path | None) -> LoadedConfig:
+    """Load ``path``, or the embedded default (paths relative to the current folder)."""
+    if path is None:
+        text = resources.files("digest").joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
+        data = tomllib.loads(text)
+        return LoadedConfig(
+            settings=parse_settings(data, "<embedded default config>"),
+            source="<embedded default config>",
+            base_dir=Path.cwd(),
+        )
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError([f"{name}: cannot read: {error.strerror or error}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            [f"{name}: not UTF-8 text ({error.reason} at byte {error.start})"]
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{name}: invalid TOML: {error}"]) from None
+    return LoadedConfig(
+        settings=parse_settings(data, name), source=name, base_dir=path.resolve().parent
+    )

@@ -1,0 +1,292 @@
+"""The delivery ledger (ARCHITECTURE §8): claim → deliver → record.
+
+A subscriber's selection and one ``claimed`` row per channel are written in one transaction
+*before* anything is delivered; the terminal state (``sent``, ``suppressed``,
+``failed_permanent``) is recorded after. A crash between the two leaves ``claimed`` rows that
+the next run re-delivers with the same Message-ID, so each (edition, subscriber, channel) ends
+in exactly one terminal state (I1) and an edition is ``complete`` only when no row is left
+``claimed`` (I2). Terminal rows are never changed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from digest.models import DeliveryStatus, Edition, Reason
+from digest.store import Store, _aware, deliveries, editions, iter_chunks, selections, subscribers
+
+TERMINAL = (DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED_PERMANENT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """One subscriber's selection in an edition, with a message id per channel."""
+
+    subscriber_id: int
+    watermark: int
+    items: Sequence[tuple[int, float, Sequence[Reason]]]  # (paper seq, score, reasons)
+    channels: Sequence[tuple[str, str]]  # (channel, message id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A ``claimed`` delivery that has no terminal state yet."""
+
+    edition: Edition
+    subscriber_id: int
+    channel: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredItem:
+    paper_seq: int
+    score: float
+    reasons: tuple[Reason, ...]
+
+
+def reasons_to_json(reasons: Sequence[Reason]) -> str:
+    return json.dumps([[r.kind, r.text, r.weight] for r in reasons], ensure_ascii=False)
+
+
+def reasons_from_json(text: str) -> tuple[Reason, ...]:
+    return tuple(Reason(kind=k, text=t, weight=w) for k, t, w in json.loads(text))
+
+
+class Ledger:
+    """Ledger operations on a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def open_edition(self, now: dt.datetime) -> Edition:
+        edition = Edition(
+            id=now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3),
+            created=now,
+        )
+        with self.store.begin() as conn:
+            conn.execute(editions.insert().values(id=edition.id, created_at=now, status="open"))
+        return edition
+
+    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> None:
+        """Write selections and ``claimed`` rows, advance watermarks — all or nothing."""
+        if not claims:
+            return
+        selection_rows, delivery_rows = [], []
+        for claim in claims:
+            for rank, (seq, score, reasons) in enumerate(claim.items):
+                selection_rows.append(
+                    {
+                        "edition_id": edition.id,
+                        "subscriber_id": claim.subscriber_id,
+                        "rank": rank,
+                        "paper_seq": seq,
+                        "score": float(score),
+                        "reasons": reasons_to_json(reasons),
+                    }
+                )
+            for channel, mid in claim.channels:
+                delivery_rows.append(
+                    {
+                        "edition_id": edition.id,
+                        "subscriber_id": claim.subscriber_id,
+                        "channel": channel,
+                        "status": DeliveryStatus.CLAIMED.value,
+                        "message_id": mid,
+                        "detail": "",
+                        "attempts": 0,
+                        "updated_at": now,
+                    }
+                )
+        with self.store.begin() as conn:
+            if selection_rows:
+                conn.execute(selections.insert(), selection_rows)
+            if delivery_rows:
+                conn.execute(deliveries.insert(), delivery_rows)
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.id == sa.bindparam("sid"))
+                .values(watermark=sa.bindparam("wm"), last_edition_at=now),
+                [{"sid": c.subscriber_id, "wm": c.watermark} for c in claims],
+            )
+
+    def record(
+        self,
+        edition: Edition,
+        outcomes: Iterable[tuple[int, str, DeliveryStatus, str]],
+        *,
+        now: dt.datetime,
+    ) -> None:
+        """Record terminal states; a row already terminal is left as it is (I1)."""
+        rows = [
+            {"sid": sid, "ch": channel, "st": status.value, "detail": detail[:2000]}
+            for sid, channel, status, detail in outcomes
+        ]
+        if not rows:
+            return
+        with self.store.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.edition_id == edition.id,
+                    deliveries.c.subscriber_id == sa.bindparam("sid"),
+                    deliveries.c.channel == sa.bindparam("ch"),
+                    deliveries.c.status == DeliveryStatus.CLAIMED.value,
+                )
+                .values(
+                    status=sa.bindparam("st"),
+                    detail=sa.bindparam("detail"),
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                ),
+                rows,
+            )
+
+    def finish(self, edition: Edition, *, now: dt.datetime) -> bool:
+        """Mark the edition complete if no delivery is left ``claimed`` (I2)."""
+        with self.store.begin() as conn:
+            left = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(deliveries)
+                .where(
+                    deliveries.c.edition_id == edition.id,
+                    deliveries.c.status == DeliveryStatus.CLAIMED.value,
+                )
+            ).scalar_one()
+            if left:
+                return False
+            conn.execute(
+                editions.update()
+                .where(editions.c.id == edition.id)
+                .values(status="complete", completed_at=now)
+            )
+            return True
+
+    def pending(self) -> list[Pending]:
+        """Claimed rows of unfinished editions, oldest edition first."""
+        query = (
+            sa.select(
+                editions.c.id,
+                editions.c.created_at,
+                deliveries.c.subscriber_id,
+                deliveries.c.channel,
+                deliveries.c.message_id,
+            )
+            .join(deliveries, deliveries.c.edition_id == editions.c.id)
+            .where(
+                editions.c.status != "complete", deliveries.c.status == DeliveryStatus.CLAIMED.value
+            )
+            .order_by(editions.c.created_at, deliveries.c.subscriber_id, deliveries.c.channel)
+        )
+        with self.store.engine.connect() as conn:
+            return [
+                Pending(
+                    edition=Edition(id=r.id, created=_aware(r.created_at) or r.created_at),
+                    subscriber_id=r.subscriber_id,
+                    channel=r.channel,
+                    message_id=r.message_id,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def open_editions(self) -> list[Edition]:
+        with self.store.engine.connect() as conn:
+            return [
+                Edition(id=r.id, created=_aware(r.created_at) or r.created_at)
+                for r in conn.execute(
+                    sa.select(editions.c.id, editions.c.created_at)
+                    .where(editions.c.status != "complete")
+                    .order_by(editions.c.created_at)
+                )
+            ]
+
+    def selected(
+        self, edition_id: str, subscriber_ids: Sequence[int]
+    ) -> dict[int, list[StoredItem]]:
+        """The stored selections of an edition for these subscribers, in rank order."""
+        out: dict[int, list[StoredItem]] = defaultdict(list)
+        with self.store.engine.connect() as conn:
+            for chunk in iter_chunks(list(subscriber_ids), 500):
+                for r in conn.execute(
+                    sa.select(selections)
+                    .where(
+                        selections.c.edition_id == edition_id,
+                        selections.c.subscriber_id.in_(chunk),
+                    )
+                    .order_by(selections.c.subscriber_id, selections.c.rank)
+                ):
+                    out[r.subscriber_id].append(
+                        StoredItem(
+                            paper_seq=r.paper_seq,
+                            score=r.score,
+                            reasons=reasons_from_json(r.reasons),
+                        )
+                    )
+        return out
+
+    def already_selected(self, *, min_seq: int) -> dict[int, set[int]]:
+        """Per subscriber, the paper seqs ≥ ``min_seq`` already picked for them in any edition."""
+        out: dict[int, set[int]] = defaultdict(set)
+        with self.store.engine.connect() as conn:
+            for r in conn.execute(
+                sa.select(selections.c.subscriber_id, selections.c.paper_seq).where(
+                    selections.c.paper_seq >= min_seq
+                )
+            ):
+                out[r.subscriber_id].add(r.paper_seq)
+        return out
+
+    def history(
+        self, subscriber_ids: Sequence[int], *, before: str, editions_back: int
+    ) -> dict[int, list[tuple[Edition, list[StoredItem]]]]:
+        """Each subscriber's last ``editions_back`` editions before ``before``, newest first."""
+        out: dict[int, list[tuple[Edition, list[StoredItem]]]] = defaultdict(list)
+        if editions_back <= 0:
+            return out
+        with self.store.engine.connect() as conn:
+            for chunk in iter_chunks(list(subscriber_ids), 500):
+                rows = conn.execute(
+                    sa.select(selections, editions.c.created_at)
+                    .join(editions, editions.c.id == selections.c.edition_id)
+                    .where(selections.c.subscriber_id.in_(chunk), selections.c.edition_id < before)
+                    .order_by(
+                        selections.c.subscriber_id,
+                        selections.c.edition_id.desc(),
+                        selections.c.rank,
+                    )
+                )
+                for r in rows:
+                    runs = out[r.subscriber_id]
+                    if not runs or runs[-1][0].id != r.edition_id:
+                        if len(runs) >= editions_back:
+                            continue
+                        edition = Edition(
+                            id=r.edition_id, created=_aware(r.created_at) or r.created_at
+                        )
+                        runs.append((edition, []))
+                    runs[-1][1].append(
+                        StoredItem(
+                            paper_seq=r.paper_seq,
+                            score=r.score,
+                            reasons=reasons_from_json(r.reasons),
+                        )
+                    )
+        return out
+
+    def status_counts(self, edition: Edition) -> dict[str, int]:
+        with self.store.engine.connect() as conn:
+            return {
+                r.status: r.n
+                for r in conn.execute(
+                    sa.select(deliveries.c.status, sa.func.count().label("n"))
+                    .where(deliveries.c.edition_id == edition.id)
+                    .group_by(deliveries.c.status)
+                )
+            }

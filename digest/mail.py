@@ -1,0 +1,125 @@
+"""RFC 5322 messages for the ``email`` channel, built fast.
+
+The email package costs 2–3 ms per multipart message (FIELD-NOTES), more than rendering and
+sending together, so the core assembles the MIME structure directly from stdlib encoders
+(``binascii.b2a_qp``, ``email.header``, ``email.utils``) with the constant headers prepared
+once per run. Every message is ``multipart/alternative`` with the text part first, CRLF line
+endings and lines ≤ 998 octets; the tests parse the bytes back with the email package.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+
+from digest.components import Site
+from digest.text import one_line
+
+
+def message_id(*, edition_id: str, subscriber_id: int, secret: str, domain: str) -> str:
+    """A Message-ID unique per (edition, subscriber) and identical on every retry."""
+    tag = hmac.new(
+        secret.encode(), f"{edition_id}:{subscriber_id}".encode(), hashlib.sha256
+    ).hexdigest()[:12]
+    return f"<{edition_id}.{subscriber_id}.{tag}@{domain}>"
+
+
+def _fold(name: str, value: str) -> str:
+    """Fold an ASCII header at spaces to lines of ≤ 78 characters where the words allow."""
+    lines, current = [], f"{name}:"
+    for word in value.split(" "):
+        if len(current) + 1 + len(word) > 78 and current != f"{name}:":
+            lines.append(current)
+            current = ""
+        current += f" {word}"
+    lines.append(current)
+    return "\r\n".join(lines)
+
+
+def _header(name: str, value: str) -> bytes:
+    value = one_line(value)
+    if value.isascii():
+        folded = _fold(name, value)
+        if all(len(line) <= 998 for line in folded.split("\r\n")):
+            return f"{folded}\r\n".encode("ascii")
+    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}\r\n".encode("ascii")
+
+
+def _address(value: str) -> str:
+    name, addr = parseaddr(value)
+    return formataddr((one_line(name), addr), charset="utf-8")
+
+
+def _qp(text: str) -> bytes:
+    body = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
+
+
+class MessageBuilder:
+    """Builds the digest email for one subscriber; construct once per run."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.domain = parseaddr(site.sender)[1].rpartition("@")[2] or "localhost"
+        fixed = [
+            _header("From", _address(site.sender)),
+            b"MIME-Version: 1.0\r\n",
+            _header("List-Id", f"{site.title} <{site.list_id}>"),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            b"Auto-Submitted: auto-generated\r\n",
+            b"Precedence: bulk\r\n",
+        ]
+        if site.reply_to:
+            fixed.append(_header("Reply-To", _address(site.reply_to)))
+        self._fixed = b"".join(fixed)
+
+    def build(
+        self,
+        *,
+        to: str,
+        to_name: str | None,
+        subject: str,
+        text: str,
+        html: str,
+        message_id: str,
+        date: dt.datetime,
+        unsubscribe_url: str,
+        unsubscribe_mailto: str | None = None,
+    ) -> bytes:
+        boundary = "=_pd_" + hashlib.sha1(message_id.encode()).hexdigest()[:24]
+        unsubscribe = f"<{unsubscribe_url}>"
+        if unsubscribe_mailto:
+            unsubscribe += f", <{unsubscribe_mailto}>"
+        head = b"".join(
+            (
+                self._fixed,
+                _header("To", formataddr((one_line(to_name or ""), to), charset="utf-8")),
+                _header("Subject", subject),
+                _header("Date", format_datetime(date)),
+                _header("Message-ID", message_id),
+                _header("List-Unsubscribe", unsubscribe),
+                f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
+            )
+        )
+        delimiter = f"--{boundary}\r\n".encode()
+        part = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        return b"".join(
+            (
+                head,
+                delimiter,
+                b'Content-Type: text/plain; charset="utf-8"\r\n',
+                part,
+                _qp(text),
+                b"\r\n",
+                delimiter,
+                b'Content-Type: text/html; charset="utf-8"\r\n',
+                part,
+                _qp(html),
+                f"\r\n--{boundary}--\r\n".encode(),
+            )
+        )

@@ -1,0 +1,130 @@
+"""Per-subscriber selection: filters (AND) → weighted rankers → top-k with reasons.
+
+Everything here is vectorised over the run's :class:`~digest.batch.Batch`; per-paper work
+lives in the components' ``prepare``. Reasons are asked for only for the papers picked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from digest.batch import Batch, Mask
+from digest.components import Filter, Ranker
+from digest.models import Profile, Reason
+
+#: called with (component, error) when a filter or ranker raises for a subscriber
+OnError = Callable[[str, BaseException], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pick:
+    position: int
+    score: float
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """Picks, or why there are none."""
+
+    picks: tuple[Pick, ...] = ()
+    skipped: str | None = None
+
+
+class Selector:
+    """Applies the configured filters and rankers to one subscriber at a time."""
+
+    def __init__(
+        self,
+        filters: Mapping[str, Filter],
+        rankers: Mapping[str, Ranker],
+        weights: Mapping[str, float],
+        on_error: OnError,
+    ) -> None:
+        self.filters = dict(filters)
+        self.rankers = {n: r for n, r in rankers.items() if weights.get(n, 0) > 0}
+        total = sum(weights[n] for n in self.rankers) or 1.0
+        self.weights = {n: weights[n] / total for n in self.rankers}
+        self.on_error = on_error
+
+    def prepare(self, batch: Batch) -> None:
+        """Per-paper work of every filter and ranker; a failing one is dropped for the run."""
+        groups: tuple[tuple[str, Mapping[str, Filter | Ranker]], ...] = (
+            ("filters", self.filters),
+            ("rankers", self.rankers),
+        )
+        for kind, components in groups:
+            for name, component in list(components.items()):
+                try:
+                    component.prepare(batch)
+                except Exception as error:
+                    self.on_error(f"{kind}.{name}", error)
+                    if kind == "rankers":
+                        del self.rankers[name]
+                        self.weights.pop(name, None)
+                    # A filter that cannot prepare keeps failing per subscriber, which skips
+                    # them (safer than sending what an exclusion filter would have dropped).
+
+    def select(self, profile: Profile, max_items: int, batch: Batch, candidates: Mask) -> Outcome:
+        if not candidates.any():
+            return Outcome(skipped="no new papers")
+        mask = candidates.copy()
+        for name, component in self.filters.items():
+            try:
+                keep = component.keep(profile, batch)
+            except Exception as error:
+                self.on_error(f"filters.{name}", error)
+                return Outcome(skipped=f"filter {name!r} failed")
+            if keep is not None:
+                mask &= keep
+        if not mask.any():
+            return Outcome(skipped="no new papers match the subscriber's interests")
+        total = batch.zeros()
+        parts: dict[str, np.ndarray] = {}
+        for name, ranker in self.rankers.items():
+            try:
+                scores = np.asarray(ranker.score(profile, batch), dtype=np.float64)
+            except Exception as error:
+                self.on_error(f"rankers.{name}", error)
+                continue
+            parts[name] = scores
+            total += self.weights[name] * scores
+        positions = np.flatnonzero(mask)
+        k = min(max_items, len(positions))
+        values = total[positions]
+        if k < len(positions):
+            top = np.argpartition(-values, k - 1)[:k]
+            positions, values = positions[top], values[top]
+        # Best score first; among equals, the newer paper (higher store sequence) first.
+        order = np.lexsort((-batch.seqs[positions], -values))
+        picks = []
+        for index in order:
+            position = int(positions[index])
+            picks.append(
+                Pick(
+                    position=position,
+                    score=round(float(values[index]), 4),
+                    reasons=self._reasons(profile, batch, position, parts),
+                )
+            )
+        return Outcome(picks=tuple(picks))
+
+    def _reasons(
+        self, profile: Profile, batch: Batch, position: int, parts: Mapping[str, np.ndarray]
+    ) -> tuple[Reason, ...]:
+        weighted: list[tuple[float, Reason]] = []
+        for name, scores in parts.items():
+            contribution = self.weights[name] * float(scores[position])
+            if contribution <= 0:
+                continue
+            try:
+                reasons = self.rankers[name].explain(profile, batch, position)
+            except Exception as error:
+                self.on_error(f"rankers.{name}", error)
+                continue
+            weighted.extend((contribution, r) for r in reasons)
+        weighted.sort(key=lambda pair: -pair[0])
+        return tuple(r for _, r in weighted)

@@ -1,0 +1,168 @@
+"""From settings and the plugin host to configured component instances.
+
+Every ``[sources.<instance>]`` … table names a registered ``component``; its remaining keys are
+validated by that component's ``Config`` before anything runs, and problems are reported with
+file, table and key. :func:`check` returns every problem at once (``digest check``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from digest.components import (
+    Component,
+    ComponentConfig,
+    Deliverer,
+    Filter,
+    Ranker,
+    Renderer,
+    Runtime,
+    Site,
+    Source,
+)
+from digest.config import LoadedConfig, validation_problems
+from digest.plugins import PluginHost
+from digest.rendering import make_environment
+
+
+@dataclass(slots=True, kw_only=True)
+class Components:
+    """Configured instances, by instance name."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    filters: dict[str, Filter] = field(default_factory=dict)
+    rankers: dict[str, Ranker] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    renderers: dict[str, Renderer] = field(default_factory=dict)
+    deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    #: channel → the deliverer instance serving it
+    routes: dict[str, Deliverer] = field(default_factory=dict)
+
+
+def make_runtime(loaded: LoadedConfig, host: PluginHost) -> Runtime:
+    d = loaded.settings.digest
+    domain = d.sender.rpartition("@")[2].rstrip(">").strip() or "localhost"
+    site = Site(
+        title=d.title,
+        base_url=d.base_url.rstrip("/"),
+        sender=d.sender,
+        reply_to=d.reply_to,
+        list_id=d.list_id or f"papers-digest.{domain}",
+        unsubscribe_mailto=d.unsubscribe_mailto,
+    )
+    env = make_environment([loaded.path(p) for p in d.template_dirs])
+    host.call_each("prepare_jinja_env", env=env)
+    return Runtime(
+        site=site,
+        templates=env,
+        state_dir=loaded.state_dir,
+        output_dir=loaded.output_dir,
+        timezone=d.timezone,
+        config_dir=loaded.base_dir,
+    )
+
+
+def _configure(
+    loaded: LoadedConfig,
+    host: PluginHost,
+    kind: str,
+    runtime: Runtime | None,
+    problems: list[str],
+) -> dict[str, Any]:
+    instances: dict[str, Any] = {}
+    registered = host.components(kind)
+    for instance, table in getattr(loaded.settings, kind).items():
+        entry = registered.get(table.component)
+        if entry is None:
+            known = ", ".join(sorted(registered)) or "none registered"
+            problems.append(
+                f"{loaded.source}: [{kind}.{instance}] component: unknown {kind[:-1]} "
+                f"{table.component!r} (known: {known})"
+            )
+            continue
+        cls: type[Component] = entry.cls
+        try:
+            config: ComponentConfig = cls.Config.model_validate(table.options())
+        except ValidationError as error:
+            problems.extend(validation_problems(loaded.source, error, (kind, instance)))
+            continue
+        if runtime is None:
+            continue
+        try:
+            instances[instance] = cls(config, instance=instance, runtime=runtime)
+        except Exception as error:  # a plugin's constructor is plugin code
+            problems.append(
+                f"{loaded.source}: [{kind}.{instance}] component {table.component!r} "
+                f"(plugin {entry.plugin!r}) failed to start: {error}"
+            )
+    return instances
+
+
+def build(
+    loaded: LoadedConfig, host: PluginHost, runtime: Runtime | None
+) -> tuple[Components, list[str]]:
+    """Instantiate every configured component; with ``runtime=None`` only validate."""
+    problems: list[str] = []
+    s = loaded.settings
+    c = Components(
+        sources=_configure(loaded, host, "sources", runtime, problems),
+        filters=_configure(loaded, host, "filters", runtime, problems),
+        rankers=_configure(loaded, host, "rankers", runtime, problems),
+        renderers=_configure(loaded, host, "renderers", runtime, problems),
+        deliverers=_configure(loaded, host, "deliverers", runtime, problems),
+    )
+    for name in s.selection.filters:
+        if name not in s.filters:
+            problems.append(f"{loaded.source}: [selection] filters: no [filters.{name}] table")
+    for name, weight in s.selection.rankers.items():
+        if name not in s.rankers:
+            problems.append(f"{loaded.source}: [selection] rankers: no [rankers.{name}] table")
+        else:
+            c.weights[name] = weight
+    if runtime is not None:
+        c.filters = {n: c.filters[n] for n in s.selection.filters if n in c.filters}
+        c.rankers = {n: c.rankers[n] for n in s.selection.rankers if n in c.rankers}
+    channels: dict[str, str] = {}
+    for instance, table in s.deliverers.items():
+        entry = host.components("deliverers").get(table.component)
+        serves = table.options().get("channels") or (entry.cls.channels if entry else ())  # type: ignore[attr-defined]
+        for channel in serves:
+            if channel in channels:
+                problems.append(
+                    f"{loaded.source}: [deliverers.{instance}] channels: channel {channel!r} is "
+                    f"already served by [deliverers.{channels[channel]}]"
+                )
+            channels[channel] = instance
+            if instance in c.deliverers:
+                c.routes[channel] = c.deliverers[instance]
+    rendered = {
+        getattr(host.components("renderers").get(t.component), "cls", None)
+        for t in s.renderers.values()
+    }
+    rendered_channels = {cls.channel for cls in rendered if cls is not None}
+    for name, sub in s.subscribers.items():
+        for channel in sub.channels:
+            if channel not in channels:
+                problems.append(
+                    f"{loaded.source}: [subscribers.{name}] channels: no deliverer serves "
+                    f"channel {channel!r}"
+                )
+            elif channel not in rendered_channels and rendered_channels:
+                problems.append(
+                    f"{loaded.source}: [subscribers.{name}] channels: no renderer renders "
+                    f"channel {channel!r}"
+                )
+        if "email" in sub.channels and not sub.email:
+            problems.append(
+                f"{loaded.source}: [subscribers.{name}] email: required for the email channel"
+            )
+    return c, problems
+
+
+def check(loaded: LoadedConfig, host: PluginHost) -> list[str]:
+    """Every problem in the configuration and the plugins, without starting anything."""
+    _, problems = build(loaded, host, None)
+    return [*(str(f) for f in host.failures), *problems]

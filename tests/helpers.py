@@ -1,0 +1,116 @@
+"""Test-only components and a way to build a pipeline with them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import Field
+
+from digest import (
+    CollectContext,
+    ComponentConfig,
+    Deliverer,
+    DelivererConfig,
+    Ranker,
+    Source,
+    SourceError,
+    hookimpl,
+)
+from digest.batch import Batch, Scores
+from digest.config import load_settings
+from digest.models import Outcome, Paper, Parcel, Profile
+from digest.pipeline import Pipeline
+from digest.store import Store, paper_from_json, paper_to_json
+from digest.testing import make_host
+from digest.wiring import build, make_runtime
+
+
+class JsonLinesSource(Source):
+    """Papers from a JSON Lines file of stored-paper records, re-read on every run."""
+
+    name = "jsonl"
+
+    class Config(ComponentConfig):
+        file: Path
+        fail: bool = Field(False, description="raise instead of collecting")
+
+    config: Config
+
+    def collect(self, context: CollectContext) -> Iterable[Paper]:
+        if self.config.fail:
+            raise SourceError(f"{self.config.file}: HTTP 503 Service Unavailable")
+        lines = self.runtime.path(self.config.file).read_text().splitlines()
+        context.save("seen", str(len(lines)))
+        return [paper_from_json(line) for line in lines]
+
+
+class ExplodingRanker(Ranker):
+    """Raises for every subscriber."""
+
+    name = "exploding"
+
+    def score(self, profile: Profile, batch: Batch) -> Scores:
+        raise RuntimeError("model server unreachable")
+
+
+class FlakyDeliverer(Deliverer):
+    """Delivers like a sink but fails for chosen subscribers or crashes after N parcels."""
+
+    name = "flaky"
+    channels = ("email", "feed")
+    parcels: list[Parcel] = []
+
+    class Config(DelivererConfig):
+        fail_for: tuple[str, ...] = ()
+        crash_after: int | None = None
+
+    config: Config
+
+    def deliver(self, parcel: Parcel) -> Outcome:
+        from digest.models import DeliveryStatus
+
+        if self.config.crash_after is not None and len(self.parcels) >= self.config.crash_after:
+            raise KeyboardInterrupt("simulated crash")
+        if parcel.selection.subscriber.name in self.config.fail_for:
+            raise ConnectionError(f"mailbox {parcel.selection.subscriber.email} unavailable")
+        self.parcels.append(parcel)
+        return Outcome(status=DeliveryStatus.SENT)
+
+
+class TestPlugin:
+    @hookimpl
+    def register_sources(self) -> list[type[Source]]:
+        return [JsonLinesSource]
+
+    @hookimpl
+    def register_rankers(self) -> list[type[Ranker]]:
+        return [ExplodingRanker]
+
+    @hookimpl
+    def register_deliverers(self) -> list[type[Deliverer]]:
+        return [FlakyDeliverer]
+
+
+def write_papers(path: Path, papers: Iterable[Paper]) -> None:
+    path.write_text("".join(paper_to_json(p) + "\n" for p in papers), "utf-8")
+
+
+def build_pipeline(config: Path, *plugins: object) -> Pipeline:
+    loaded = load_settings(config)
+    host = make_host(TestPlugin(), *plugins)
+    runtime = make_runtime(loaded, host)
+    components, problems = build(loaded, host, runtime)
+    assert not problems, problems
+    store = Store.open(loaded.database_url)
+    return Pipeline(loaded=loaded, host=host, store=store, components=components, runtime=runtime)
+
+
+def stored_papers_json(store: Store) -> list[dict[str, object]]:
+    from sqlalchemy import select
+
+    from digest.store import papers
+
+    with store.engine.connect() as conn:
+        return [json.loads(r.data) for r in conn.execute(select(papers.c.data))]

@@ -1,0 +1,274 @@
+"""The run: no paper twice, new papers only, failures isolated, crashes resumed (I1–I4)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from digest import hookimpl
+from digest.ledger import Ledger
+from digest.models import Edition
+from digest.models import DeliveryStatus
+from digest.pipeline import RunOptions
+from digest.store import deliveries, editions, utcnow
+from digest.testing import make_paper
+from helpers import FlakyDeliverer, build_pipeline, stored_papers_json, write_papers
+
+CONFIG = """
+[digest]
+state_dir = "state"
+output_dir = "out"
+base_url = "https://digest.example.org"
+sender = "Test Digest <digest@example.org>"
+secret_key = "s"
+{database}
+
+[selection]
+filters = ["keywords"]
+rankers = {{ keywords = 1.0, recency = 0.2 {extra_rankers} }}
+
+[sources.main]
+component = "jsonl"
+file = "papers.jsonl"
+
+[sources.second]
+component = "jsonl"
+file = "second.jsonl"
+fail = {second_fails}
+
+[filters.keywords]
+component = "keywords"
+
+[rankers.keywords]
+component = "keywords"
+
+[rankers.recency]
+component = "recency"
+
+[rankers.exploding]
+component = "exploding"
+
+[renderers.email]
+component = "email"
+
+[renderers.feed]
+component = "feed"
+
+[deliverers.out]
+component = "{deliverer}"
+{deliverer_options}
+
+[subscribers.ada]
+email = "ada@example.org"
+keywords = ["robot"]
+
+[subscribers.grace]
+email = "grace@example.org"
+keywords = ["language model"]
+
+[subscribers.alan]
+email = "alan@example.org"
+keywords = ["attack"]
+channels = ["email"]
+"""
+
+
+def robots(start: int, count: int, word: str = "robot") -> list:
+    return [
+        make_paper(f"2411.{n:05d}", title=f"A {word} paper number {n}", categories=("cs.RO",))
+        for n in range(start, start + count)
+    ]
+
+
+@pytest.fixture
+def setup(tmp_path: Path, database_url: str):
+    def make(**options: str):
+        values = {"database": f'database = "{database_url}"', "extra_rankers": "",
+                  "second_fails": "false", "deliverer": "files", "deliverer_options": ""}
+        values.update(options)
+        (tmp_path / "config.toml").write_text(CONFIG.format(**values), "utf-8")
+        return build_pipeline(tmp_path / "config.toml")
+
+    write_papers(tmp_path / "papers.jsonl", robots(1, 3) + [
+        make_paper("2411.10001", title="Large language model reasoning", categories=("cs.CL",)),
+        make_paper("2411.10002", title="An attack on things", categories=("cs.CR",)),
+    ])
+    write_papers(tmp_path / "second.jsonl", [])
+    return make
+
+
+def _txt(out: Path, name: str) -> list[str]:
+    return sorted(p.read_text() for p in (out / name).glob("*/digest.txt"))
+
+
+def test_a_second_run_delivers_nothing_and_new_papers_only_once(setup, tmp_path: Path) -> None:
+    pipeline = setup()
+    first = pipeline.run()
+    assert first.delivered == 3 and not first.failed and not first.problems
+    out = tmp_path / "out"
+    assert "robot paper number 1" in _txt(out, "ada")[0]
+
+    second = pipeline.run()
+    assert second.delivered == 0 and second.edition is None
+    assert second.skipped == {"ada": "no new papers", "grace": "no new papers",
+                              "alan": "no new papers"}
+
+    write_papers(tmp_path / "papers.jsonl", robots(1, 5))  # two new robot papers appear
+    third = pipeline.run()
+    assert third.delivered == 1 and set(third.skipped) == {"grace", "alan"}
+    newest = [t for t in _txt(out, "ada") if "number 4" in t]
+    assert len(newest) == 1 and "number 1" not in newest[0] and "number 5" in newest[0]
+
+
+def test_a_new_version_or_a_second_source_is_the_same_paper(setup, tmp_path: Path) -> None:
+    pipeline = setup()
+    pipeline.run()
+    v2 = make_paper("2411.00001v2", title="A robot paper number 1 (revised)", sources=("b",),
+                    signals={"hf.upvotes": 12}, categories=("cs.RO",))
+    write_papers(tmp_path / "second.jsonl", [v2])
+    report = pipeline.run()
+    assert report.delivered == 0
+    second = next(s for s in report.sources if s.name == "second")
+    assert (second.new, second.updated) == (0, 1)
+    stored = [p for p in stored_papers_json(pipeline.store) if p["id"] == "arxiv:2411.00001"]
+    assert len(stored) == 1
+    assert stored[0]["version"] == 2 and stored[0]["signals"] == {"hf.upvotes": 12}
+    assert stored[0]["title"].endswith("(revised)")
+
+
+def test_a_failing_source_loses_nothing_else(setup, tmp_path: Path) -> None:
+    pipeline = setup(second_fails="true")
+    report = pipeline.run()
+    failed = next(s for s in report.sources if s.name == "second")
+    assert failed.error == "second.jsonl: HTTP 503 Service Unavailable"
+    assert report.delivered == 3
+    assert any(p.where == "sources.second" for p in report.problems)
+    # Its state did not advance (I3); the healthy source's did.
+    assert pipeline.store.source_state("second") == {}
+    assert pipeline.store.source_state("main") == {"seen": "5"}
+
+
+def test_a_failing_ranker_is_reported_and_the_run_goes_on(setup) -> None:
+    pipeline = setup(extra_rankers=", exploding = 1.0")
+    report = pipeline.run()
+    assert report.delivered == 3
+    assert any(p.where == "rankers.exploding" and "model server unreachable" in p.message
+               for p in report.problems)
+
+
+def test_one_failing_recipient_does_not_stop_the_others(setup) -> None:
+    FlakyDeliverer.parcels = []
+    pipeline = setup(deliverer="flaky", deliverer_options='fail_for = ["grace"]')
+    report = pipeline.run()
+    assert report.delivered == 2
+    assert set(report.failed) == {"grace (email)", "grace (feed)"}
+    assert "mailbox grace@example.org unavailable" in report.failed["grace (email)"]
+    statuses = _statuses(pipeline)
+    assert statuses[("grace", "email")] == DeliveryStatus.FAILED_PERMANENT
+    assert statuses[("ada", "email")] == DeliveryStatus.SENT
+
+
+def test_unsubscribed_subscribers_are_never_sent_to(setup) -> None:
+    FlakyDeliverer.parcels = []
+    pipeline = setup(deliverer="flaky")
+    pipeline.sync_config_subscribers(utcnow())
+    ada = next(s for s in pipeline.store.subscribers() if s.subscriber.name == "ada")
+    pipeline.store.unsubscribe(ada.id, now=utcnow())
+    report = pipeline.run()
+    assert "ada" not in {p.selection.subscriber.name for p in FlakyDeliverer.parcels}
+    assert report.delivered == 2 and "ada" not in report.failed
+    assert ("ada", "email") not in _statuses(pipeline)
+
+
+def test_an_unsubscribe_recorded_after_selection_still_wins(setup, tmp_path: Path) -> None:
+    FlakyDeliverer.parcels = []
+    pipeline = setup(deliverer="flaky")
+
+    class UnsubscribeAdaMidRun:
+        @hookimpl
+        def before_run(self, edition: Edition | None) -> None:
+            if edition is not None:  # the edition exists: selections are being claimed
+                ada = next(s for s in pipeline.store.subscribers() if s.subscriber.name == "ada")
+                pipeline.store.unsubscribe(ada.id, now=utcnow())
+
+    pipeline.host.register(UnsubscribeAdaMidRun(), name="unsubscriber")
+    report = pipeline.run()
+    assert "ada" not in {p.selection.subscriber.name for p in FlakyDeliverer.parcels}
+    assert report.skipped["ada"] == "unsubscribed"
+    statuses = _statuses(pipeline)
+    assert statuses[("ada", "email")] == statuses[("ada", "feed")] == DeliveryStatus.SUPPRESSED
+
+
+def test_a_crash_mid_delivery_is_resumed_exactly_once_with_the_same_message_id(setup) -> None:
+    FlakyDeliverer.parcels = []
+    crashing = setup(deliverer="flaky", deliverer_options="crash_after = 2")
+    with pytest.raises(KeyboardInterrupt):
+        crashing.run()
+    before = list(FlakyDeliverer.parcels)
+    assert len(before) == 2
+    claimed = {k: v for k, v in _statuses(crashing).items() if v == DeliveryStatus.CLAIMED}
+    assert claimed, "the crash left claimed rows"
+
+    resumed = setup(deliverer="flaky").run()
+    assert resumed.resumed >= 1
+    after = FlakyDeliverer.parcels
+    statuses = _statuses(crashing)
+    # I1: one terminal state per (subscriber, channel); I2: the edition is complete.
+    assert all(v in (DeliveryStatus.SENT,) for v in statuses.values()), statuses
+    assert len(statuses) == 5  # ada and grace: email + feed; alan: email
+    with crashing.store.engine.connect() as conn:
+        assert {r.status for r in conn.execute(sa.select(editions.c.status))} == {"complete"}
+    # Nothing delivered twice except in-flight parcels, which keep their Message-ID.
+    keys = [(p.selection.subscriber.name, p.channel) for p in after]
+    assert len(keys) == len(set(keys)) == 5
+    ids = {(p.selection.subscriber.name, p.channel): p.message_id for p in after}
+    for p in before:
+        assert ids[(p.selection.subscriber.name, p.channel)] == p.message_id
+
+
+def test_a_dry_run_records_and_writes_nothing(setup, tmp_path: Path) -> None:
+    pipeline = setup()
+    report = pipeline.run(RunOptions(dry_run=True))
+    assert report.delivered == 3 and report.edition is None
+    assert not (tmp_path / "out").exists()
+    assert _statuses(pipeline) == {}
+    assert pipeline.run().delivered == 3, "a dry run must not use papers up"
+
+
+def test_the_email_file_is_a_complete_multipart_message(setup, tmp_path: Path) -> None:
+    setup().run()
+    raw = next((tmp_path / "out" / "ada").glob("*/digest.eml")).read_bytes()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    for header in ("From", "To", "Date", "Message-ID", "Subject", "List-Unsubscribe", "List-Id"):
+        assert len(message.get_all(header) or []) == 1, header
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://digest.example.org/unsubscribe/")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert "robot paper number 1" in message.get_body(("plain",)).get_content()
+
+
+def _statuses(pipeline) -> dict[tuple[str, str], DeliveryStatus]:
+    names = {s.id: s.subscriber.name for s in pipeline.store.subscribers()}
+    with pipeline.store.engine.connect() as conn:
+        return {
+            (names[r.subscriber_id], r.channel): DeliveryStatus(r.status)
+            for r in conn.execute(sa.select(deliveries))
+        }
+
+
+def test_ledger_rows_are_never_changed_once_terminal(setup) -> None:
+    pipeline = setup()
+    report = pipeline.run()
+    assert report.edition is not None
+    ledger = Ledger(pipeline.store)
+    ada = next(s for s in pipeline.store.subscribers() if s.subscriber.name == "ada")
+    ledger.record(report.edition, [(ada.id, "email", DeliveryStatus.FAILED_PERMANENT, "late")],
+                  now=utcnow())
+    assert _statuses(pipeline)[("ada", "email")] == DeliveryStatus.SENT
