@@ -23,7 +23,7 @@ Scores = npt.NDArray[np.float64]
 class Batch:
     """An ordered, immutable pool of papers with a per-run cache for components."""
 
-    __slots__ = ("_index", "cache", "now", "papers", "seqs")
+    __slots__ = ("__weakref__", "_index", "cache", "now", "papers", "seqs")
 
     def __init__(
         self, papers: Sequence[Paper], *, now: dt.datetime, seqs: Sequence[int] | None = None
@@ -35,7 +35,7 @@ class Batch:
             seqs if seqs is not None else range(1, len(self.papers) + 1), dtype=np.int64
         )
         self._index = {str(p.id): i for i, p in enumerate(self.papers)}
-        #: components keep per-paper, per-run data here, keyed by their instance name
+        #: components keep per-paper, per-run data here, keyed by "<kind>.<instance>"
         self.cache: dict[str, Any] = {}
 
     def __len__(self) -> int:

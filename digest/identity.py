@@ -99,10 +99,10 @@ def _fold(text: str) -> str:
 
 def family_name(author: str) -> str:
     """The family name of ``"Ada Lovelace"`` or ``"Lovelace, Ada"``, folded to ASCII."""
+    # "van der Berg, Jan" and "Jan van der Berg" must agree: take the last word either way.
     author = author.strip()
-    if "," in author:
-        return _fold(author.split(",", 1)[0])
-    parts = _fold(author).split()
+    head = author.split(",", 1)[0] if "," in author else author
+    parts = _fold(head).split()
     return parts[-1] if parts else ""
 
 

@@ -1,0 +1,95 @@
+"""The store on SQLite and PostgreSQL: migrations, merging sightings, subscribers, state."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from digest.errors import StoreError
+from digest.models import Profile, Subscriber
+from digest.store import Store, metadata, utcnow
+from digest.testing import make_paper
+
+NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    return Store.open(database_url)
+
+
+def test_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    store.migrate()  # idempotent
+
+
+def test_sightings_of_one_work_merge_into_one_paper(store: Store) -> None:
+    first = store.upsert_papers(
+        [make_paper("2406.01234v1", title="Old title", sources=("arxiv",))],
+        source="arxiv", now=NOW,
+    )
+    assert (first.new, first.updated) == (1, 0)
+    again = store.upsert_papers(
+        [make_paper("2406.01234v1", title="Old title", sources=("arxiv",))],
+        source="arxiv", now=NOW,
+    )
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    merged = store.upsert_papers(
+        [make_paper("https://arxiv.org/abs/2406.01234v2", title="New title", sources=("hf",),
+                    signals={"hf.upvotes": 40})],
+        source="hf", now=NOW,
+    )
+    assert (merged.new, merged.updated) == (0, 1)
+    assert store.paper_count() == 1
+    (paper,) = store.papers_by_seq([1]).values()
+    assert paper.title == "New title" and paper.version == 2
+    assert paper.sources == ("arxiv", "hf") and paper.signals == {"hf.upvotes": 40}
+
+
+def test_papers_since_follows_first_seen_order(store: Store) -> None:
+    store.upsert_papers([make_paper(f"2406.0000{i}") for i in range(1, 4)], source="s", now=NOW)
+    later = NOW + dt.timedelta(hours=1)
+    store.upsert_papers([make_paper("2406.00009")], source="s", now=later)
+    seqs, papers = store.papers_since(after_seq=0, first_seen_after=NOW - dt.timedelta(days=1))
+    assert [str(p.id) for p in papers][-1] == "arxiv:2406.00009" and seqs == sorted(seqs)
+    seqs, papers = store.papers_since(after_seq=seqs[2], first_seen_after=NOW - dt.timedelta(1))
+    assert [str(p.id) for p in papers] == ["arxiv:2406.00009"]
+
+
+def test_subscribers_round_trip_and_unsubscribe_sticks(store: Store) -> None:
+    sub = Subscriber(name="ada", email="ada@example.org",
+                     profile=Profile(keywords=("robot",), liked=("2406.01234",)),
+                     timezone="Europe/London", max_items=4)
+    store.save_subscribers([sub], origin="config", now=NOW)
+    (stored,) = store.subscribers()
+    assert stored.subscriber == sub and not stored.unsubscribed
+    assert store.unsubscribe(stored.id, now=NOW) is True
+    assert store.unsubscribe(stored.id, now=NOW) is False  # idempotent
+    store.save_subscribers([sub], origin="config", now=NOW)  # a config re-sync keeps it
+    assert store.subscribers()[0].unsubscribed
+    assert store.unsubscribed_ids([stored.id]) == {stored.id}
+
+
+def test_source_state_is_saved_only_with_a_successful_run(store: Store) -> None:
+    store.record_source_run("arxiv", now=NOW, collected=10, new=10, error=None,
+                            state={"etag": '"abc"'})
+    store.record_source_run("arxiv", now=utcnow(), collected=0, new=0, error="HTTP 503")
+    assert store.source_state("arxiv") == {"etag": '"abc"'}
+    (health,) = store.source_health()
+    assert health["last_error"] == "HTTP 503" and health["last_collected"] == 10
+
+
+def test_a_bad_database_url_is_one_line() -> None:
+    with pytest.raises(StoreError, match="database"):
+        Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_tables_exist_after_open(store: Store) -> None:
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"papers", "subscribers", "editions", "deliveries", "selections"} <= names
