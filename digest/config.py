@@ -90,6 +90,7 @@ class DigestSettings(_Strict):
     unsubscribe_mailto: str | None = None
     secret_key: Secret = "change-me"
     lookback_days: int = Field(7, ge=1, le=365)
+    workers: int = Field(0, ge=0, le=64, description="render/deliver processes; 0 = CPUs")
     template_dirs: tuple[Path, ...] = ()
 
 

@@ -169,6 +169,19 @@ class Ledger:
             )
             return True
 
+    def discard_if_empty(self, edition: Edition) -> bool:
+        """Remove an edition nobody was selected for; ``True`` if it was removed."""
+        with self.store.begin() as conn:
+            used = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(selections)
+                .where(selections.c.edition_id == edition.id)
+            ).scalar_one()
+            if used:
+                return False
+            conn.execute(editions.delete().where(editions.c.id == edition.id))
+            return True
+
     def pending(self) -> list[Pending]:
         """Claimed rows of unfinished editions, oldest edition first."""
         query = (

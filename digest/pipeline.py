@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing as mp
+import os
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +109,17 @@ class Pipeline:
         self.tokens = Tokens(self.settings.digest.secret_key)
         self.messages = MessageBuilder(runtime.site)
         self._on_rendered: Callable[[Selection, str, Sequence[Artifact]], None] | None = None
+        self._clock: dict[str, float] = defaultdict(float)
+        self._chunk_context: _ChunkContext | None = None
+
+    def _tick(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self._clock[phase] += now - since
+        return now
+
+    def timings(self) -> list[str]:
+        """Seconds spent per phase in this pipeline's runs, for benchmarks and ``-v``."""
+        return [f"{phase:<16}{seconds:8.3f} s" for phase, seconds in self._clock.items()]
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -207,11 +222,13 @@ class Pipeline:
             stored = [s for s in stored if is_due(s, now)]
         if not stored:
             return None
+        t = time.perf_counter()
         lookback = now - dt.timedelta(days=self.settings.digest.lookback_days)
         seqs, papers = self.store.papers_since(
             after_seq=min(s.watermark for s in stored), first_seen_after=lookback
         )
         batch = Batch(papers, now=now, seqs=seqs)
+        t = self._tick("load", t)
         selector = Selector(
             self.c.filters,
             self.c.rankers,
@@ -221,45 +238,89 @@ class Pipeline:
         selector.prepare(batch)
         self._prepare_renderers(batch, tally)
         taken = self.ledger.already_selected(min_seq=int(batch.seqs[0])) if len(batch) else {}
-        edition: Edition | None = None
+        t = self._tick("prepare", t)
+        # The edition exists before any subscriber is handled, so that chunks can run in any
+        # process; an edition nobody got a digest in is removed again at the end.
+        edition = (
+            Edition(id="dry-run", created=now) if options.dry_run else self.ledger.open_edition(now)
+        )
+        if not options.dry_run:
+            self.host.call_each("before_run", edition=edition, dry_run=False)
+        self._chunk_context = _ChunkContext(
+            edition=edition,
+            batch=batch,
+            selector=selector,
+            taken=taken,
+            now=now,
+            dry_run=options.dry_run,
+        )
         total = len(stored)
-        for chunk_start in range(0, total, CHUNK):
-            chunk = stored[chunk_start : chunk_start + CHUNK]
-            selections: dict[int, tuple[StoredSubscriber, list[StoredItem]]] = {}
-            for s in chunk:
-                candidates = batch.seqs > s.watermark
-                for seq in taken.get(s.id, ()):
-                    candidates &= batch.seqs != seq
-                outcome = selector.select(
-                    s.subscriber.profile, s.subscriber.max_items, batch, candidates
-                )
-                if outcome.skipped:
-                    tally.skipped[s.subscriber.name] = outcome.skipped
-                    continue
-                items = [
-                    StoredItem(
-                        paper_seq=int(batch.seqs[p.position]), score=p.score, reasons=p.reasons
-                    )
-                    for p in outcome.picks
-                ]
-                selections[s.id] = (s, items)
-            if selections and edition is None and not options.dry_run:
-                edition = self.ledger.open_edition(now)
-                self.host.call_each("before_run", edition=edition, dry_run=False)
-            target = edition or Edition(id="dry-run", created=now)
-            work = [
+        chunks = [stored[i : i + CHUNK] for i in range(0, total, CHUNK)]
+        pool = self._pool(total) if not options.dry_run else None
+        try:
+            if pool is None:
+                for chunk in chunks:
+                    self._merge(self._run_chunk(chunk), tally)
+                    self._progress(options, len(chunk), total)
+            else:
+                futures = {pool.submit(_work, chunk): len(chunk) for chunk in chunks}
+                for future in as_completed(futures):
+                    self._merge(future.result(), tally)
+                    self._progress(options, futures[future], total)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            self._tick("select→deliver", t)
+        if options.dry_run:
+            return None
+        if not self.ledger.discard_if_empty(edition):
+            self.ledger.finish(edition, now=utcnow())
+            return edition
+        return None
+
+    def _run_chunk(self, chunk: Sequence[StoredSubscriber]) -> _Result:
+        """Select, claim, render, deliver and record one chunk of subscribers.
+
+        Runs in the main process or in a worker; each chunk is independent and idempotent
+        through the ledger, so any process (or, later, any task queue) may run it.
+        """
+        ctx = self._chunk_context
+        assert ctx is not None
+        batch, edition, result = ctx.batch, ctx.edition, _Result()
+        problems = result.problems
+        selector = ctx.selector
+        selector.on_error = lambda where, error: problems.append(self._report(where, error))
+        picked: list[tuple[StoredSubscriber, list[StoredItem]]] = []
+        for s in chunk:
+            candidates = batch.seqs > s.watermark
+            for seq in ctx.taken.get(s.id, ()):
+                candidates &= batch.seqs != seq
+            outcome = selector.select(
+                s.subscriber.profile, s.subscriber.max_items, batch, candidates
+            )
+            if outcome.skipped:
+                result.skipped[s.subscriber.name] = outcome.skipped
+                continue
+            picked.append(
                 (
                     s,
-                    items,
                     [
-                        (ch, self._message_id(target, s.id))
-                        for ch in self._channels(s.subscriber, tally)
+                        StoredItem(
+                            paper_seq=int(batch.seqs[p.position]), score=p.score, reasons=p.reasons
+                        )
+                        for p in outcome.picks
                     ],
                 )
-                for s, items in selections.values()
-            ]
-            if edition is not None:
-                claims = [
+            )
+        work = [
+            (s, items, [(ch, self._message_id(edition, s.id)) for ch in channels])
+            for s, items in picked
+            if (channels := self._channels(s.subscriber, result.failed))
+        ]
+        if work and not ctx.dry_run:
+            self.ledger.claim(
+                edition,
+                [
                     Claim(
                         subscriber_id=s.id,
                         watermark=int(batch.seqs[-1]),
@@ -267,22 +328,60 @@ class Pipeline:
                         channels=channels,
                     )
                     for s, items, channels in work
-                ]
-                self.ledger.claim(edition, claims, now=now)
-            self._deliver_chunk(target, work, batch, now, tally, dry_run=options.dry_run)
-            if options.progress:
-                options.progress("deliver", len(chunk), total)
-        if edition is not None:
-            self.ledger.finish(edition, now=utcnow())
-        return edition
+                ],
+                now=ctx.now,
+            )
+        jobs, extra, suppressed = self._plan(edition, work, batch, ctx.dry_run, result.skipped)
+        executed = self._execute(edition, jobs, extra, batch, ctx.now, ctx.dry_run)
+        executed.outcomes.extend(suppressed)
+        if executed.outcomes and not ctx.dry_run:
+            self.ledger.record(edition, executed.outcomes, now=utcnow())
+        executed.outcomes = []
+        executed.skipped.update(result.skipped)
+        executed.failed.update(result.failed)
+        executed.problems[:0] = result.problems
+        return executed
 
-    def _channels(self, sub: Subscriber, tally: _Tally) -> list[str]:
+    def _merge(self, result: _Result, tally: _Tally) -> None:
+        tally.delivered += result.delivered
+        tally.skipped.update(result.skipped)
+        tally.failed.update(result.failed)
+        tally.problems.extend(result.problems)
+        room = 1000 - len(tally.outputs)
+        tally.outputs.extend(result.outputs[: max(room, 0)])
+
+    @staticmethod
+    def _progress(options: RunOptions, step: int, total: int) -> None:
+        if options.progress:
+            options.progress("deliver", step, total)
+
+    @property
+    def workers(self) -> int:
+        configured = self.settings.digest.workers
+        return configured if configured > 0 else min(os.cpu_count() or 1, 8)
+
+    def _pool(self, total: int) -> ProcessPoolExecutor | None:
+        """Worker processes for rendering and delivery, when they pay off and are safe.
+
+        Workers are forked after the per-paper work, so they share the prepared batch and
+        components without pickling them; each runs whole chunks (select → record).
+        """
+        if self.workers < 2 or total < 2 * CHUNK or "fork" not in mp.get_all_start_methods():
+            return None
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=mp.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(self,),
+        )
+
+    def _channels(self, sub: Subscriber, failed: dict[str, str]) -> list[str]:
         usable = []
         for channel in sub.channels:
             if channel in self.c.routes:
                 usable.append(channel)
             else:
-                tally.failed[f"{sub.name} ({channel})"] = f"no deliverer serves channel {channel!r}"
+                failed[f"{sub.name} ({channel})"] = f"no deliverer serves channel {channel!r}"
         return usable
 
     def _message_id(self, edition: Edition, subscriber_id: int) -> str:
@@ -316,69 +415,102 @@ class Pipeline:
             feed=f"{base}/feeds/{t.make('feed', subscriber_id)}/rss.xml",
         )
 
-    def _deliver_chunk(
+    def _plan(
         self,
         edition: Edition,
-        work: Sequence[tuple[StoredSubscriber, list[StoredItem], list[tuple[str, str]]]],
+        work: Sequence[tuple[StoredSubscriber, Sequence[StoredItem], Sequence[tuple[str, str]]]],
         batch: Batch | None,
-        now: dt.datetime,
-        tally: _Tally,
-        *,
-        dry_run: bool = False,
-    ) -> None:
-        """Render and deliver claimed parcels; record every outcome in one transaction."""
+        dry_run: bool,
+        skipped: dict[str, str],
+    ) -> tuple[list[_Job], dict[int, Paper], list[_Row]]:
+        """The database reads a chunk needs before rendering, done in the main process.
+
+        Returns the jobs, the papers they need that the batch lacks, and ``suppressed``
+        outcomes for subscribers who unsubscribed since selection (unsubscribe wins, I4).
+        """
         if not work:
-            return
-        ids = [s.id for s, _, _ in work]
-        # Read unsubscribes fresh, right before sending: unsubscribe wins (I4).
-        gone = self.store.unsubscribed_ids(ids) if not dry_run else set()
-        papers = self._papers_for(work, batch)
-        feed_ids = [s.id for s, _, channels in work if any(c == "feed" for c, _ in channels)]
+            return [], {}, []
+        gone = self.store.unsubscribed_ids([s.id for s, _, _ in work]) if not dry_run else set()
+        feed_ids = [s.id for s, _, chans in work if any(c == "feed" for c, _ in chans)]
         history = (
             self.ledger.history(feed_ids, before=edition.id, editions_back=FEED_HISTORY_EDITIONS)
             if feed_ids and not dry_run
             else {}
         )
-        if history:
-            missing = {
-                i.paper_seq for runs in history.values() for _, items in runs for i in items
-            } - papers.keys()
-            papers.update(self.store.papers_by_seq(missing))
-        outcomes: list[tuple[int, str, DeliveryStatus, str]] = []
+        jobs: list[_Job] = []
+        suppressed: list[_Row] = []
         for s, items, channels in work:
-            sub = s.subscriber
             if s.id in gone:
-                outcomes.extend(
+                suppressed.extend(
                     (s.id, ch, DeliveryStatus.SUPPRESSED, "unsubscribed") for ch, _ in channels
                 )
-                tally.skipped[sub.name] = "unsubscribed"
+                skipped[s.subscriber.name] = "unsubscribed"
                 continue
+            jobs.append(
+                _Job(
+                    subscriber_id=s.id,
+                    subscriber=s.subscriber,
+                    items=tuple(items),
+                    channels=tuple(channels),
+                    history=tuple((ed, tuple(its)) for ed, its in history.get(s.id, ())),
+                )
+            )
+        wanted = {i.paper_seq for job in jobs for i in job.items}
+        wanted.update(i.paper_seq for job in jobs for _, its in job.history for i in its)
+        extra = self.store.papers_by_seq(wanted - _seqs_in(batch, wanted)) if wanted else {}
+        return jobs, extra, suppressed
+
+    def _execute(
+        self,
+        edition: Edition,
+        jobs: Sequence[_Job],
+        extra: Mapping[int, Paper],
+        batch: Batch | None,
+        now: dt.datetime,
+        dry_run: bool,
+    ) -> _Result:
+        """Render and deliver jobs; no database access except per-parcel recording."""
+        result = _Result()
+
+        def paper(seq: int) -> Paper | None:
+            if batch is not None and len(batch):
+                pos = int(np.searchsorted(batch.seqs, seq))
+                if pos < len(batch) and batch.seqs[pos] == seq:
+                    return batch[pos]
+            return extra.get(seq)
+
+        def scored(items: Sequence[StoredItem]) -> tuple[ScoredPaper, ...]:
+            return tuple(
+                ScoredPaper(paper=p, score=i.score, reasons=i.reasons)
+                for i in items
+                if (p := paper(i.paper_seq)) is not None
+            )
+
+        for job in jobs:
+            sub = job.subscriber
             selection = Selection(
                 subscriber=sub,
                 edition=edition,
-                items=tuple(_scored(papers, i) for i in items if i.paper_seq in papers),
-                links=self._links(s.id, edition),
+                items=scored(job.items),
+                links=self._links(job.subscriber_id, edition),
                 candidates=len(batch) if batch is not None else 0,
-                history=tuple(
-                    (ed, tuple(_scored(papers, i) for i in its if i.paper_seq in papers))
-                    for ed, its in history.get(s.id, ())
-                ),
+                history=tuple((ed, scored(its)) for ed, its in job.history),
             )
             sent_any = False
-            for channel, mid in channels:
-                status, detail = self._deliver_one(selection, channel, mid, now, tally, dry_run)
-                outcomes.append((s.id, channel, status, detail))
+            for channel, mid in job.channels:
+                status, detail = self._deliver_one(selection, channel, mid, now, result, dry_run)
+                row = (job.subscriber_id, channel, status, detail)
                 if not dry_run and not self.c.routes[channel].idempotent:
-                    self.ledger.record(edition, outcomes, now=utcnow())
-                    outcomes.clear()
+                    # Record at once: a crash re-sends at most this message (I1).
+                    self.ledger.record(edition, [row], now=utcnow())
+                else:
+                    result.outcomes.append(row)
                 if status is DeliveryStatus.SENT:
                     sent_any = True
                 elif status is DeliveryStatus.FAILED_PERMANENT:
-                    tally.failed[f"{sub.name} ({channel})"] = detail
-            if sent_any:
-                tally.delivered += 1
-        if not dry_run:
-            self.ledger.record(edition, outcomes, now=utcnow())
+                    result.failed[f"{sub.name} ({channel})"] = detail
+            result.delivered += sent_any
+        return result
 
     def _deliver_one(
         self,
@@ -386,7 +518,7 @@ class Pipeline:
         channel: str,
         mid: str,
         now: dt.datetime,
-        tally: _Tally,
+        result: _Result,
         dry_run: bool,
     ) -> tuple[DeliveryStatus, str]:
         sub = selection.subscriber
@@ -397,7 +529,7 @@ class Pipeline:
             try:
                 artifacts.extend(renderer.render(selection))
             except Exception as error:
-                self._problem(tally, f"renderers.{name}", error)
+                result.problems.append(self._report(f"renderers.{name}", error))
                 return (
                     DeliveryStatus.FAILED_PERMANENT,
                     f"renderer {name!r} failed: {_describe(error)}",
@@ -407,7 +539,7 @@ class Pipeline:
         message = None
         if channel == "email":
             try:
-                message = self._message(selection, artifacts, mid, now)
+                message = self._message(selection, artifacts, mid)
             except ValueError as error:
                 return DeliveryStatus.FAILED_PERMANENT, str(error)
         if dry_run:
@@ -425,15 +557,20 @@ class Pipeline:
         try:
             outcome = deliverer.deliver(parcel)
         except Exception as error:
-            self._problem(tally, f"deliverers.{deliverer.instance} → {sub.name}", error)
+            result.problems.append(
+                self._report(f"deliverers.{deliverer.instance} → {sub.name}", error)
+            )
             return DeliveryStatus.FAILED_PERMANENT, f"{deliverer.instance}: {_describe(error)}"
-        if outcome.location and len(tally.outputs) < 1000:
-            tally.outputs.append(outcome.location)
+        if outcome.location and len(result.outputs) < 1000:
+            result.outputs.append(outcome.location)
         return outcome.status, outcome.detail
 
-    def _message(
-        self, selection: Selection, artifacts: Sequence[Artifact], mid: str, now: dt.datetime
-    ) -> bytes:
+    def _report(self, where: str, error: BaseException) -> Problem:
+        log.debug("%s failed", where, exc_info=error)
+        self.host.notify_error(where, error)
+        return Problem(where=where, message=_describe(error))
+
+    def _message(self, selection: Selection, artifacts: Sequence[Artifact], mid: str) -> bytes:
         parts = {a.role: a.content for a in artifacts}
         missing = [r for r in ("subject", "text", "html") if r not in parts]
         if missing:
@@ -453,35 +590,19 @@ class Pipeline:
             unsubscribe_mailto=selection.links.unsubscribe_mailto,
         )
 
-    def _papers_for(
-        self, work: Sequence[tuple[StoredSubscriber, list[StoredItem], object]], batch: Batch | None
-    ) -> dict[int, Paper]:
-        wanted = {i.paper_seq for _, items, _ in work for i in items}
-        found: dict[int, Paper] = {}
-        if batch is not None and len(batch):
-            positions = np.searchsorted(batch.seqs, sorted(wanted))
-            for seq, pos in zip(sorted(wanted), positions, strict=True):
-                if pos < len(batch) and batch.seqs[pos] == seq:
-                    found[seq] = batch[int(pos)]
-        missing = wanted - found.keys()
-        if missing:
-            found.update(self.store.papers_by_seq(missing))
-        return found
-
     # -- resume -------------------------------------------------------------------------------
 
     def _resume(self, now: dt.datetime, tally: _Tally) -> int:
         """Finish editions a crash left incomplete: same selection, same Message-ID."""
-        pending = self.ledger.pending()
         by_edition: dict[str, list[Pending]] = defaultdict(list)
-        for p in pending:
+        for p in self.ledger.pending():
             by_edition[p.edition.id].append(p)
         subscribers = {s.id: s for s in self.store.subscribers()}
         resumed = 0
-        for edition_rows in by_edition.values():
-            edition = edition_rows[0].edition
+        for rows in by_edition.values():
+            edition = rows[0].edition
             channels: dict[int, list[tuple[str, str]]] = defaultdict(list)
-            for p in edition_rows:
+            for p in rows:
                 channels[p.subscriber_id].append((p.channel, p.message_id))
             chosen = self.ledger.selected(edition.id, list(channels))
             work = [
@@ -489,15 +610,74 @@ class Pipeline:
                 for sid, chans in channels.items()
                 if sid in subscribers
             ]
-            self._deliver_chunk(edition, work, None, now, tally)
+            jobs, extra, suppressed = self._plan(edition, work, None, False, tally.skipped)
+            result = self._execute(edition, jobs, extra, None, now, False)
+            self.ledger.record(edition, [*result.outcomes, *suppressed], now=utcnow())
+            self._merge(result, tally)
             resumed += len(work)
         for edition in self.ledger.open_editions():
             self.ledger.finish(edition, now=utcnow())
         return resumed
 
 
-def _scored(papers: dict[int, Paper], item: StoredItem) -> ScoredPaper:
-    return ScoredPaper(paper=papers[item.paper_seq], score=item.score, reasons=item.reasons)
+_Row = tuple[int, str, DeliveryStatus, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Job:
+    """One subscriber's claimed deliveries: small and picklable, for worker processes."""
+
+    subscriber_id: int
+    subscriber: Subscriber
+    items: tuple[StoredItem, ...]
+    channels: tuple[tuple[str, str], ...]
+    history: tuple[tuple[Edition, tuple[StoredItem, ...]], ...]
+
+
+@dataclass(slots=True)
+class _Result:
+    """What rendering and delivering a chunk produced."""
+
+    outcomes: list[_Row] = field(default_factory=list)
+    delivered: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class _ChunkContext:
+    """What every chunk of one run shares; inherited by forked workers."""
+
+    edition: Edition
+    batch: Batch
+    selector: Selector
+    taken: Mapping[int, set[int]]
+    now: dt.datetime
+    dry_run: bool
+
+
+_worker_pipeline: Pipeline | None = None
+
+
+def _init_worker(pipeline: Pipeline) -> None:
+    global _worker_pipeline
+    # The forked child must never reuse the parent's database connections.
+    pipeline.store.engine.dispose(close=False)
+    _worker_pipeline = pipeline
+
+
+def _work(chunk: Sequence[StoredSubscriber]) -> _Result:
+    assert _worker_pipeline is not None
+    return _worker_pipeline._run_chunk(chunk)
+
+
+def _seqs_in(batch: Batch | None, seqs: set[int]) -> set[int]:
+    if batch is None or not len(batch):
+        return set()
+    wanted = np.fromiter(seqs, dtype=np.int64, count=len(seqs))
+    return {int(s) for s in wanted[np.isin(wanted, batch.seqs)]}
 
 
 def _describe(error: BaseException) -> str:

@@ -10,7 +10,11 @@ _WS = re.compile(r"\s+")
 # Pandoc's rule: "$" opens math only before a non-space and closes only after one and not
 # before a digit, so "costs $5 and $6" stays prose.
 _MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|\$(?P<inline>[^\s$](?:[^$]*?[^\s$])?)\$(?!\d)", re.S)
-_UNESCAPED_SPECIALS = re.compile(r"(?<!\\)([%&#])")
+# In prose, only LaTeX commands are converted: accents (\"o, \'{e}), named symbols and
+# formatting macros with one braced argument (\emph{few}); the rest is left as written.
+_COMMAND = re.compile(
+    r"\\(?:[%&#_$]|[\"'`^~=.][A-Za-z]|[\"'`^~=.]\{[A-Za-z]\}|[A-Za-z]+\*?(?:\{[^{}$]*\})?)"
+)
 
 
 def one_line(text: str) -> str:
@@ -33,9 +37,11 @@ def _latex_to_text(fragment: str) -> str:
         converted: str = _converter().latex_to_text(fragment)  # type: ignore[attr-defined]
     except Exception:  # unparseable LaTeX: show the source rather than nothing
         return fragment
-    return converted
+    # pylatexenc leaves printf placeholders when a macro lacks its arguments.
+    return fragment if "%s" in converted else converted
 
 
+@functools.lru_cache(maxsize=65536)
 def readable(text: str) -> str:
     """Return ``text`` on one line with LaTeX math and commands shown as Unicode.
 
@@ -59,8 +65,7 @@ def readable(text: str) -> str:
 def _prose(fragment: str) -> str:
     if "\\" not in fragment:
         return fragment
-    # In prose, %, & and # are literal characters, not LaTeX comment/alignment/parameter marks.
-    return _latex_to_text(_UNESCAPED_SPECIALS.sub(r"\\\1", fragment))
+    return _COMMAND.sub(lambda m: _latex_to_text(m.group(0)), fragment)
 
 
 def truncate(text: str, limit: int) -> str:

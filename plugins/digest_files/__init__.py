@@ -9,7 +9,6 @@ same parcel again gives the same files, so a resumed edition is safe.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from pydantic import Field
@@ -22,16 +21,18 @@ EMAIL_FILES = {"html": "digest.html", "text": "digest.txt"}
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    # One writer per subscriber folder at a time (the ledger claims each parcel once), so a
+    # per-process temporary name is enough and much cheaper than mkstemp.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -1,0 +1,150 @@
+"""Per-paper email fragments, built once per paper per run and shared by every subscriber.
+
+The slow parts of rendering (LaTeX → Unicode, escaping, truncation, author lines, wrapping the
+plain-text part) depend only on the paper, so they happen here; the per-subscriber render only
+looks views up and loops.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import textwrap
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from digest import one_line, readable, truncate
+from digest.models import Paper, Reason
+
+# Control characters are parse errors in HTML and invalid in XML; lone surrogates cannot even
+# be encoded as UTF-8. Tab, LF and CR are kept here because one_line() turns them into spaces.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# A link we put in an href: http(s) only (no javascript:, data:), no white space or controls.
+_SAFE_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+def clean(text: str) -> str:
+    """``text`` without characters that are invalid in HTML/XML or unencodable."""
+    return _CONTROL.sub("", text)
+
+
+def show(text: str) -> str:
+    """Source text as a reader should see it: one line, LaTeX as Unicode, no controls."""
+    return clean(readable(text))  # cleaned last: the LaTeX converter may emit anything
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL we can put in a link, else ``None``."""
+    if not url:
+        return None
+    url = url.strip()
+    return url if _SAFE_URL.fullmatch(url) else None
+
+
+def abstract_url(paper: Paper) -> str | None:
+    """The abstract page: the source's URL, else one derived from the canonical id."""
+    url = safe_url(paper.url)
+    if url is not None:
+        return url
+    kind, value = paper.id.kind, paper.id.value
+    if kind == "arxiv":
+        return f"https://arxiv.org/abs/{value}"
+    if kind == "doi":
+        return safe_url(f"https://doi.org/{value}")
+    if kind == "url":
+        return safe_url(value)
+    return None
+
+
+def author_names(paper: Paper) -> list[str]:
+    """Readable author names, empty ones dropped."""
+    names = (show(author.name) for author in paper.authors)
+    return [name for name in names if name]
+
+
+def author_line(names: list[str], limit: int) -> str:
+    """``"A, B, C et al."`` for more than ``limit`` names, else all of them."""
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + " et al."
+    return ", ".join(names)
+
+
+@functools.lru_cache(maxsize=8192)
+def reason_text(reason: Reason) -> str:
+    """A reason as shown to the reader; cached because rankers repeat the same few texts."""
+    return show(reason.text)
+
+
+def why_line(reasons: tuple[Reason, ...]) -> str:
+    """The reasons' texts joined into the "Why this paper:" line."""
+    texts = [text for text in map(reason_text, reasons) if text]
+    return "; ".join(dict.fromkeys(texts))  # rankers may repeat a text; show it once
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaperView:
+    """One paper ready for the email templates.
+
+    The HTML fields are :class:`markupsafe.Markup` (escaped once here, so autoescaping leaves
+    them alone); the ``text_*`` fields are plain text for the text part and the subject, with
+    the abstract pre-wrapped to the configured width.
+    """
+
+    paper: Paper
+    title: Markup
+    url: Markup | None
+    authors: Markup
+    categories: Markup
+    abstract: Markup
+    pdf_url: Markup | None
+    code_url: Markup | None
+    text_title: str
+    text_title_wrapped: str
+    text_url: str | None
+    text_authors: str
+    text_categories: str
+    text_abstract_wrapped: str
+    text_pdf_url: str | None
+    text_code_url: str | None
+
+
+def _markup(value: str | None) -> Markup | None:
+    return None if value is None else escape(value)
+
+
+def build_view(paper: Paper, *, abstract_chars: int, max_authors: int, width: int) -> PaperView:
+    """Everything about ``paper`` that does not depend on the subscriber."""
+    title = show(paper.title) or "(untitled)"
+    authors = author_line(author_names(paper), max_authors)
+    categories = " · ".join(c for c in (one_line(clean(c)) for c in paper.categories) if c)
+    abstract = ""
+    if abstract_chars and paper.abstract:
+        abstract = truncate(show(paper.abstract), abstract_chars)
+    url = abstract_url(paper)
+    pdf_url = safe_url(paper.pdf_url)
+    code_url = safe_url(paper.code_url)
+    return PaperView(
+        paper=paper,
+        title=escape(title),
+        url=_markup(url),
+        authors=escape(authors),
+        categories=escape(categories),
+        abstract=escape(abstract),
+        pdf_url=_markup(pdf_url),
+        code_url=_markup(code_url),
+        text_title=title,
+        text_title_wrapped=_wrap(title, width),
+        text_url=url,
+        text_authors=authors,
+        text_categories=categories,
+        text_abstract_wrapped=_wrap(abstract, width),
+        text_pdf_url=pdf_url,
+        text_code_url=code_url,
+    )
+
+
+def _wrap(text: str, width: int) -> str:
+    # Never break inside long words: URLs in abstracts must stay clickable in the text part.
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)

@@ -1,0 +1,16 @@
+"""The built-in ``feed`` renderer: per-subscriber RSS 2.0 and Atom feeds.
+
+See :class:`FeedRenderer`. Templates: ``feed/rss.xml`` and ``feed/atom.xml``.
+"""
+
+from __future__ import annotations
+
+from digest import Renderer, hookimpl
+from digest_feed.renderer import NAMESPACE, FeedRenderer
+
+__all__ = ["NAMESPACE", "FeedRenderer", "register_renderers"]
+
+
+@hookimpl
+def register_renderers() -> list[type[Renderer]]:
+    return [FeedRenderer]
