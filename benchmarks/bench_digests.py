@@ -30,7 +30,12 @@ from digest.plugins import PluginHost
 from digest.store import Store, utcnow
 from digest.wiring import build, make_runtime
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "arxiv_daily_2025.jsonl.gz"
+CORPUS = (
+    Path(__file__).resolve().parent.parent.parent
+    / "shared"
+    / "corpora"
+    / "arxiv_daily_2025.jsonl.gz"
+)
 
 CONFIG = """
 [digest]
@@ -129,8 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", "-s", type=int, default=10_000)
     parser.add_argument("--papers", "-p", type=int, default=2_000)
-    parser.add_argument("--workers", "-w", type=int, default=None,
-                        help="delivery worker processes (default: the config default)")
+    parser.add_argument(
+        "--workers",
+        "-w",
+        type=int,
+        default=None,
+        help="delivery worker processes (default: the config default)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
     args = parser.parse_args()
 
@@ -150,8 +160,9 @@ def main() -> None:
     store.upsert_papers(papers, source="bench", now=now - dt.timedelta(minutes=1))
     store.save_subscribers(subscribers(args.subscribers), origin="import", now=now)
     setup = time.perf_counter() - t0
-    pipeline = Pipeline(loaded=loaded, host=host, store=store, components=components,
-                        runtime=runtime)
+    pipeline = Pipeline(
+        loaded=loaded, host=host, store=store, components=components, runtime=runtime
+    )
 
     t1 = time.perf_counter()
     report = pipeline.run(RunOptions(now=now))
@@ -159,11 +170,17 @@ def main() -> None:
     files = sum(1 for _ in (work / "out").rglob("*") if _.is_file())
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"papers={len(papers)} subscribers={args.subscribers} workers={args.workers or 'default'}")
+    print(
+        f"papers={len(papers)} subscribers={args.subscribers} workers={args.workers or 'default'}"
+    )
     print(f"setup (store papers + subscribers): {setup:.2f} s")
-    print(f"delivered {report.delivered} digests in {elapsed:.2f} s "
-          f"= {report.delivered / elapsed:,.0f} digests/s; {files} files written")
-    print(f"skipped {len(report.skipped)}, failed {len(report.failed)}, problems {len(report.problems)}")
+    print(
+        f"delivered {report.delivered} digests in {elapsed:.2f} s "
+        f"= {report.delivered / elapsed:,.0f} digests/s; {files} files written"
+    )
+    print(
+        f"skipped {len(report.skipped)}, failed {len(report.failed)}, problems {len(report.problems)}"
+    )
     print(f"peak RSS: main {rss_self:,.0f} MiB, largest worker {rss_children:,.0f} MiB")
     for line in pipeline.timings():
         print(f"  {line}")

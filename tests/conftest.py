@@ -96,8 +96,10 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     def write(extra: str = "", *, sample_options: str = "", name: str = "config.toml") -> Path:
         text = BASE_CONFIG.format(sample_options=sample_options) + textwrap.dedent(extra)
         if POSTGRES_URL and os.environ.get("DIGEST_TEST_ALL_ON_POSTGRES"):
-            text = text.replace('secret_key = "test-secret"',
-                                f'secret_key = "test-secret"\ndatabase = "{POSTGRES_URL}"')
+            text = text.replace(
+                'secret_key = "test-secret"',
+                f'secret_key = "test-secret"\ndatabase = "{POSTGRES_URL}"',
+            )
         path = tmp_path / name
         path.write_text(text, "utf-8")
         return path
@@ -126,6 +128,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
         return
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need DIGEST_TEST_POSTGRES_URL (e.g. "
-                    "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need DIGEST_TEST_POSTGRES_URL (e.g. "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     yield from _postgres_schema_url(POSTGRES_URL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -60,7 +61,7 @@ class FlakyDeliverer(Deliverer):
 
     name = "flaky"
     channels = ("email", "feed")
-    parcels: list[Parcel] = []
+    parcels: ClassVar[list[Parcel]] = []
 
     class Config(DelivererConfig):
         fail_for: tuple[str, ...] = ()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
 from conftest import CliResult
 
 
@@ -84,7 +83,14 @@ def test_an_unwritable_state_dir_is_one_line(
 def test_the_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "100"}
     script = Path(sys.executable).parent / "digest"
-    result = subprocess.run([str(script), "run"], cwd=tmp_path, capture_output=True, text=True,
-                            env=env, timeout=120, check=False)
+    result = subprocess.run(
+        [str(script), "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "Delivered 3 digests" in result.stdout

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import CliResult
+
 from digest.config import load_settings
 from digest.errors import ConfigError
 
@@ -74,9 +74,7 @@ def test_a_missing_config_file_is_one_line(cli: Callable[..., CliResult], tmp_pa
     assert result.err.startswith("Error: ") and "nope.toml: cannot read" in result.err
 
 
-def test_secrets_come_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[digest]\nsecret_key = { env = "DIGEST_TEST_SECRET" }\n', "utf-8")
     monkeypatch.setenv("DIGEST_TEST_SECRET", "s3cret")

@@ -88,7 +88,9 @@ def test_fingerprint_ignores_case_accents_punctuation_and_name_order() -> None:
     b = fingerprint("schrodinger bridges -- a survey", "Schrodinger, Erwin")
     assert a == b
     assert a != fingerprint("Schrödinger Bridges: A Survey", "Someone Else")
-    paper_id, _ = canonical_id(title="Schrödinger Bridges: A Survey!", first_author="E. Schrödinger")
+    paper_id, _ = canonical_id(
+        title="Schrödinger Bridges: A Survey!", first_author="E. Schrödinger"
+    )
     assert paper_id.kind == "fp"
 
 

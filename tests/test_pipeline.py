@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers import FlakyDeliverer, build_pipeline, stored_papers_json, write_papers
 
 from digest import hookimpl
 from digest.ledger import Ledger
-from digest.models import Edition
-from digest.models import DeliveryStatus
+from digest.models import DeliveryStatus, Edition
 from digest.pipeline import RunOptions
 from digest.store import deliveries, editions, utcnow
 from digest.testing import make_paper
-from helpers import FlakyDeliverer, build_pipeline, stored_papers_json, write_papers
 
 CONFIG = """
 [digest]
@@ -87,16 +86,25 @@ def robots(start: int, count: int, word: str = "robot") -> list:
 @pytest.fixture
 def setup(tmp_path: Path, database_url: str):
     def make(**options: str):
-        values = {"database": f'database = "{database_url}"', "extra_rankers": "",
-                  "second_fails": "false", "deliverer": "files", "deliverer_options": ""}
+        values = {
+            "database": f'database = "{database_url}"',
+            "extra_rankers": "",
+            "second_fails": "false",
+            "deliverer": "files",
+            "deliverer_options": "",
+        }
         values.update(options)
         (tmp_path / "config.toml").write_text(CONFIG.format(**values), "utf-8")
         return build_pipeline(tmp_path / "config.toml")
 
-    write_papers(tmp_path / "papers.jsonl", robots(1, 3) + [
-        make_paper("2411.10001", title="Large language model reasoning", categories=("cs.CL",)),
-        make_paper("2411.10002", title="An attack on things", categories=("cs.CR",)),
-    ])
+    write_papers(
+        tmp_path / "papers.jsonl",
+        [
+            *robots(1, 3),
+            make_paper("2411.10001", title="Large language model reasoning", categories=("cs.CL",)),
+            make_paper("2411.10002", title="An attack on things", categories=("cs.CR",)),
+        ],
+    )
     write_papers(tmp_path / "second.jsonl", [])
     return make
 
@@ -114,8 +122,11 @@ def test_a_second_run_delivers_nothing_and_new_papers_only_once(setup, tmp_path:
 
     second = pipeline.run()
     assert second.delivered == 0 and second.edition is None
-    assert second.skipped == {"ada": "no new papers", "grace": "no new papers",
-                              "alan": "no new papers"}
+    assert second.skipped == {
+        "ada": "no new papers",
+        "grace": "no new papers",
+        "alan": "no new papers",
+    }
 
     write_papers(tmp_path / "papers.jsonl", robots(1, 5))  # two new robot papers appear
     third = pipeline.run()
@@ -127,8 +138,13 @@ def test_a_second_run_delivers_nothing_and_new_papers_only_once(setup, tmp_path:
 def test_a_new_version_or_a_second_source_is_the_same_paper(setup, tmp_path: Path) -> None:
     pipeline = setup()
     pipeline.run()
-    v2 = make_paper("2411.00001v2", title="A robot paper number 1 (revised)", sources=("b",),
-                    signals={"hf.upvotes": 12}, categories=("cs.RO",))
+    v2 = make_paper(
+        "2411.00001v2",
+        title="A robot paper number 1 (revised)",
+        sources=("b",),
+        signals={"hf.upvotes": 12},
+        categories=("cs.RO",),
+    )
     write_papers(tmp_path / "second.jsonl", [v2])
     report = pipeline.run()
     assert report.delivered == 0
@@ -156,8 +172,10 @@ def test_a_failing_ranker_is_reported_and_the_run_goes_on(setup) -> None:
     pipeline = setup(extra_rankers=", exploding = 1.0")
     report = pipeline.run()
     assert report.delivered == 3
-    assert any(p.where == "rankers.exploding" and "model server unreachable" in p.message
-               for p in report.problems)
+    assert any(
+        p.where == "rankers.exploding" and "model server unreachable" in p.message
+        for p in report.problems
+    )
 
 
 def test_one_failing_recipient_does_not_stop_the_others(setup) -> None:
@@ -269,6 +287,7 @@ def test_ledger_rows_are_never_changed_once_terminal(setup) -> None:
     assert report.edition is not None
     ledger = Ledger(pipeline.store)
     ada = next(s for s in pipeline.store.subscribers() if s.subscriber.name == "ada")
-    ledger.record(report.edition, [(ada.id, "email", DeliveryStatus.FAILED_PERMANENT, "late")],
-                  now=utcnow())
+    ledger.record(
+        report.edition, [(ada.id, "email", DeliveryStatus.FAILED_PERMANENT, "late")], now=utcnow()
+    )
     assert _statuses(pipeline)[("ada", "email")] == DeliveryStatus.SENT

@@ -40,7 +40,7 @@ def test_strict_mode_makes_a_broken_plugin_fatal(
 ) -> None:
     _fake_distribution(tmp_path, "digest_broken_strict", "import not_a_module_anywhere\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(PluginError, match="digest_broken_strict.*not_a_module_anywhere"):
+    with pytest.raises(PluginError, match=r"digest_broken_strict.*not_a_module_anywhere"):
         PluginHost(strict=True)
 
 
@@ -123,7 +123,9 @@ def test_entry_points_are_loaded_when_a_host_is_built_not_at_import() -> None:
     import subprocess
     import sys
 
-    code = "import digest, digest.cli, sys; print(any(m.startswith('digest_') for m in sys.modules))"
+    code = (
+        "import digest, digest.cli, sys; print(any(m.startswith('digest_') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

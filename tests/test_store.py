@@ -32,18 +32,27 @@ def test_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> None
 def test_sightings_of_one_work_merge_into_one_paper(store: Store) -> None:
     first = store.upsert_papers(
         [make_paper("2406.01234v1", title="Old title", sources=("arxiv",))],
-        source="arxiv", now=NOW,
+        source="arxiv",
+        now=NOW,
     )
     assert (first.new, first.updated) == (1, 0)
     again = store.upsert_papers(
         [make_paper("2406.01234v1", title="Old title", sources=("arxiv",))],
-        source="arxiv", now=NOW,
+        source="arxiv",
+        now=NOW,
     )
     assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
     merged = store.upsert_papers(
-        [make_paper("https://arxiv.org/abs/2406.01234v2", title="New title", sources=("hf",),
-                    signals={"hf.upvotes": 40})],
-        source="hf", now=NOW,
+        [
+            make_paper(
+                "https://arxiv.org/abs/2406.01234v2",
+                title="New title",
+                sources=("hf",),
+                signals={"hf.upvotes": 40},
+            )
+        ],
+        source="hf",
+        now=NOW,
     )
     assert (merged.new, merged.updated) == (0, 1)
     assert store.paper_count() == 1
@@ -63,9 +72,13 @@ def test_papers_since_follows_first_seen_order(store: Store) -> None:
 
 
 def test_subscribers_round_trip_and_unsubscribe_sticks(store: Store) -> None:
-    sub = Subscriber(name="ada", email="ada@example.org",
-                     profile=Profile(keywords=("robot",), liked=("2406.01234",)),
-                     timezone="Europe/London", max_items=4)
+    sub = Subscriber(
+        name="ada",
+        email="ada@example.org",
+        profile=Profile(keywords=("robot",), liked=("2406.01234",)),
+        timezone="Europe/London",
+        max_items=4,
+    )
     store.save_subscribers([sub], origin="config", now=NOW)
     (stored,) = store.subscribers()
     assert stored.subscriber == sub and not stored.unsubscribed
@@ -77,8 +90,9 @@ def test_subscribers_round_trip_and_unsubscribe_sticks(store: Store) -> None:
 
 
 def test_source_state_is_saved_only_with_a_successful_run(store: Store) -> None:
-    store.record_source_run("arxiv", now=NOW, collected=10, new=10, error=None,
-                            state={"etag": '"abc"'})
+    store.record_source_run(
+        "arxiv", now=NOW, collected=10, new=10, error=None, state={"etag": '"abc"'}
+    )
     store.record_source_run("arxiv", now=utcnow(), collected=0, new=0, error="HTTP 503")
     assert store.source_state("arxiv") == {"etag": '"abc"'}
     (health,) = store.source_health()

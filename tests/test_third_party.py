@@ -58,17 +58,40 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("site")
     for name in ("digest-example", "digest-broken"):
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-             "--no-build-isolation", "--target", str(target), str(PACKAGES / name)],
-            check=True, capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                str(PACKAGES / name),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     return target
 
 
 def _digest(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_an_installed_plugin_is_listed_and_used_by_a_run(site_dir: Path, tmp_path: Path) -> None:
@@ -110,5 +133,5 @@ def test_the_readme_plugin_example_is_the_tested_one() -> None:
     example = (PACKAGES / "digest-example" / "digest_example.py").read_text("utf-8")
     assert example in blocks, "README's plugin example must match tests/plugin_packages"
     toml = (PACKAGES / "digest-example" / "pyproject.toml").read_text("utf-8")
-    stanza = toml[toml.index("[project.entry-points.digest]"):]
+    stanza = toml[toml.index("[project.entry-points.digest]") :]
     assert stanza.strip() in readme
