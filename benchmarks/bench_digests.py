@@ -179,7 +179,8 @@ def main() -> None:
         f"= {report.delivered / elapsed:,.0f} digests/s; {files} files written"
     )
     print(
-        f"skipped {len(report.skipped)}, failed {len(report.failed)}, problems {len(report.problems)}"
+        f"skipped {len(report.skipped)}, failed {len(report.failed)}, "
+        f"problems {len(report.problems)}"
     )
     print(f"peak RSS: main {rss_self:,.0f} MiB, largest worker {rss_children:,.0f} MiB")
     for line in pipeline.timings():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -95,7 +96,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
             bar.__exit__(None, None, None)
 
 
-def _summary(report: Any, loaded: Any, default: bool) -> None:
+def _summary(report: Any, loaded: Any, default: bool, seconds: float) -> None:
     echo = click.echo
     for s in report.sources:
         if s.error:
@@ -116,10 +117,15 @@ def _summary(report: Any, loaded: Any, default: bool) -> None:
         echo(f"Failed {name}: {reason}")
     for problem in report.problems:
         echo(f"Problem in {problem.where}: {problem.message}")
-    if report.delivered and not report.dry_run:
+    files = any(t.component == "files" for t in loaded.settings.deliverers.values())
+    if report.delivered and not report.dry_run and files:
         where = loaded.output_dir
         note = " (embedded default: the current folder)" if default else ""
         echo(f"Files are under {where}{note}")
+    echo(
+        f"Done in {seconds:.1f} s: {report.delivered} delivered, {len(report.skipped)} skipped, "
+        f"{len(report.failed)} failed, {len(report.problems)} problems"
+    )
 
 
 def make_cli() -> click.Group:
@@ -151,11 +157,12 @@ def make_cli() -> click.Group:
         ctx = _Context(config, strict)
         pipeline = ctx.pipeline()
         _known_subscriber(ctx, subscriber)
+        started = time.perf_counter()
         with _progress(sys.stderr.isatty()) as progress:
             report = pipeline.run(
                 RunOptions(subscriber=subscriber, dry_run=dry_run, due_only=due, progress=progress)
             )
-        _summary(report, ctx.loaded, config is None)
+        _summary(report, ctx.loaded, config is None, time.perf_counter() - started)
 
     @cli.command()
     @config_option

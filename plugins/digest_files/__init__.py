@@ -2,8 +2,8 @@
 
 Per subscriber and edition: ``<dir>/<subscriber>/<edition>/digest.html``, ``digest.txt`` and a
 complete RFC 5322 ``digest.eml``; per subscriber the rolling ``feed.xml`` and ``atom.xml``.
-A file appears whole or not at all (written to a temporary name, then renamed), and writing the
-same parcel again gives the same files, so a resumed edition is safe.
+A file appears whole or not at all, and writing the same parcel again gives the same files, so
+a resumed edition is safe.
 """
 
 from __future__ import annotations
@@ -17,19 +17,28 @@ from digest import Deliverer, DelivererConfig, hookimpl
 from digest.models import DeliveryStatus, Outcome, Parcel
 
 EMAIL_FILES = {"html": "digest.html", "text": "digest.txt"}
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write(path: Path, data: bytes, *, fsync: bool) -> None:
+    fd = os.open(path, _FLAGS, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a part."""
-    # One writer per subscriber folder at a time (the ledger claims each parcel once), so a
-    # per-process temporary name is enough and much cheaper than mkstemp.
+    # The ledger hands each parcel to one process at a time, so a per-process temporary
+    # name is enough (and much cheaper than mkstemp).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
+        _write(tmp, data, fsync=fsync)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -46,39 +55,18 @@ class FilesDeliverer(Deliverer):
 
     class Config(DelivererConfig):
         dir: Path | None = Field(None, description="output directory; default [digest] output_dir")
-        fsync: bool = Field(False, description="fsync each file before renaming it into place")
+        fsync: bool = Field(False, description="fsync each file before it is renamed into place")
 
     config: Config
-
-    def open(self) -> None:
-        self._made: set[Path] = set()
 
     def _root(self) -> Path:
         return self.runtime.path(self.config.dir) if self.config.dir else self.runtime.output_dir
 
-    def _dir(self, path: Path) -> Path:
-        made = getattr(self, "_made", None)
-        if made is None:
-            made = self._made = set()
-        if path not in made:
-            path.mkdir(parents=True, exist_ok=True)
-            made.add(path)
-        return path
-
     def deliver(self, parcel: Parcel) -> Outcome:
-        selection = parcel.selection
-        person = self._dir(self._root() / selection.subscriber.name)
+        person = self._root() / parcel.selection.subscriber.name
+        person.mkdir(parents=True, exist_ok=True)
         if parcel.channel == "email":
-            folder = self._dir(person / selection.edition.id)
-            for artifact in parcel.artifacts:
-                filename = EMAIL_FILES.get(artifact.role)
-                if filename:
-                    write_atomic(
-                        folder / filename, artifact.content.encode(), fsync=self.config.fsync
-                    )
-            if parcel.message is not None:
-                write_atomic(folder / "digest.eml", parcel.message, fsync=self.config.fsync)
-            return Outcome(status=DeliveryStatus.SENT, location=str(folder / "digest.html"))
+            return self._email(parcel, person)
         written = None
         for artifact in parcel.artifacts:
             if artifact.filename:
@@ -90,6 +78,35 @@ class FilesDeliverer(Deliverer):
                 detail=f"nothing to write for channel {parcel.channel!r}",
             )
         return Outcome(status=DeliveryStatus.SENT, location=str(written))
+
+    def _email(self, parcel: Parcel, person: Path) -> Outcome:
+        files = {
+            EMAIL_FILES[a.role]: a.content.encode()
+            for a in parcel.artifacts
+            if a.role in EMAIL_FILES
+        }
+        if parcel.message is not None:
+            files["digest.eml"] = parcel.message
+        final = person / parcel.selection.edition.id
+        fsync = self.config.fsync
+        if not final.exists():
+            # A new edition folder is filled under a temporary name and renamed into place:
+            # one rename makes all its files appear at once.
+            staging = person / f".{final.name}.{os.getpid()}.tmp"
+            staging.mkdir(exist_ok=True)
+            for name, data in files.items():
+                _write(staging / name, data, fsync=fsync)
+            try:
+                os.rename(staging, final)
+            except OSError:  # appeared meanwhile (a resumed edition): replace file by file
+                for child in staging.iterdir():
+                    child.unlink()
+                staging.rmdir()
+            else:
+                return Outcome(status=DeliveryStatus.SENT, location=str(final / "digest.html"))
+        for name, data in files.items():
+            write_atomic(final / name, data, fsync=fsync)
+        return Outcome(status=DeliveryStatus.SENT, location=str(final / "digest.html"))
 
 
 @hookimpl
