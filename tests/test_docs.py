@@ -30,8 +30,12 @@ def test_config_example_documents_every_key() -> None:
     for kind in ("sources", "filters", "rankers", "renderers", "deliverers"):
         for name, entry in host.components(kind).items():
             if entry.cls.__module__.split(".")[0] not in {
-                "digest_sample", "digest_keywords", "digest_recency", "digest_email",
-                "digest_feed", "digest_files",
+                "digest_sample",
+                "digest_keywords",
+                "digest_recency",
+                "digest_email",
+                "digest_feed",
+                "digest_files",
             }:
                 continue
             missing = _keys(entry.cls.Config) - set(lines)

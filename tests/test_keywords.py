@@ -9,6 +9,10 @@ import jinja2
 import numpy as np
 import pydantic
 import pytest
+
+from digest import Batch, Runtime, Site
+from digest.models import Author, Paper, PaperId, Profile
+from digest.testing import check_filter, check_ranker
 from digest_keywords import (
     INDEX_KEY,
     KeywordFilter,
@@ -17,10 +21,6 @@ from digest_keywords import (
     register_filters,
     register_rankers,
 )
-
-from digest import Batch, Runtime, Site
-from digest.models import Author, Paper, PaperId, Profile
-from digest.testing import check_filter, check_ranker
 
 NOW = dt.datetime(2026, 3, 4, 7, tzinfo=dt.UTC)
 RUNTIME = Runtime(

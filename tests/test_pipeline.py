@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers import FlakyDeliverer, build_pipeline, stored_papers_json, write_papers
 
 from digest import hookimpl
 from digest.ledger import Ledger
@@ -16,6 +15,7 @@ from digest.models import DeliveryStatus, Edition
 from digest.pipeline import RunOptions
 from digest.store import deliveries, editions, utcnow
 from digest.testing import make_paper
+from helpers import FlakyDeliverer, build_pipeline, stored_papers_json, write_papers
 
 CONFIG = """
 [digest]

@@ -8,11 +8,11 @@ from pathlib import Path
 import jinja2
 import pydantic
 import pytest
-from digest_recency import RecencyRanker, register_rankers
 
 from digest import Batch, Runtime, Site
 from digest.models import Paper, PaperId, Profile
 from digest.testing import check_ranker
+from digest_recency import RecencyRanker, register_rankers
 
 NOW = dt.datetime(2026, 3, 4, 7, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()

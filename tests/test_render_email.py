@@ -7,12 +7,11 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import digest_email
-import digest_email.renderer
 import pydantic
 import pytest
-from digest_email import EmailRenderer
 
+import digest_email
+import digest_email.renderer
 from digest import Batch, compile_mjml_template
 from digest.components import Runtime, Site
 from digest.models import (
@@ -28,6 +27,7 @@ from digest.models import (
     Subscriber,
 )
 from digest.rendering import make_environment
+from digest_email import EmailRenderer
 
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$\r\nInjected: x"
 SHOWN = "<script>alert(1)</script> {{ 7*7 }} & α Injected: x"

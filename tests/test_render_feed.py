@@ -8,13 +8,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import digest_feed
 import feedparser
 import pydantic
 import pytest
-from digest_feed import NAMESPACE, FeedRenderer
 from lxml import etree
 
+import digest_feed
 from digest import Batch
 from digest.components import Runtime, Site
 from digest.models import (
@@ -30,6 +29,7 @@ from digest.models import (
     Subscriber,
 )
 from digest.rendering import make_environment
+from digest_feed import NAMESPACE, FeedRenderer
 
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$\r\nInjected: x\x00\x0b\x0c"
 SHOWN = "<script>alert(1)</script> {{ 7*7 }} & α Injected: x"

@@ -12,12 +12,12 @@ from typing import Any
 import jinja2
 import pydantic
 import pytest
-from digest_keywords import KeywordFilter
-from digest_sample import SampleSource, register_sources
 
 from digest import Batch, CollectContext, Runtime, Site
 from digest.models import Paper, Profile
 from digest.testing import check_source, make_runtime
+from digest_keywords import KeywordFilter
+from digest_sample import SampleSource, register_sources
 
 NOW = dt.datetime(2026, 3, 4, 7, 30, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parent.parent
