@@ -1,0 +1,44 @@
+"""Every built-in component keeps the contract `digest.testing` checks for plugin authors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.components import Component
+from digest.plugins import PluginHost
+from digest.testing import (
+    check_filter,
+    check_ranker,
+    check_renderer,
+    check_source,
+    make_runtime,
+)
+
+HOST = PluginHost()
+
+
+def _instance(kind: str, name: str, tmp_path: Path) -> Component:
+    cls = HOST.components(kind)[name].cls
+    return cls(cls.Config(), instance=name, runtime=make_runtime(tmp_path))
+
+
+@pytest.mark.parametrize("name", sorted(HOST.components("sources")))
+def test_sources(name: str, tmp_path: Path) -> None:
+    assert check_source(_instance("sources", name, tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(HOST.components("filters")))
+def test_filters(name: str, tmp_path: Path) -> None:
+    check_filter(_instance("filters", name, tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(HOST.components("rankers")))
+def test_rankers(name: str, tmp_path: Path) -> None:
+    check_ranker(_instance("rankers", name, tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(HOST.components("renderers")))
+def test_renderers(name: str, tmp_path: Path) -> None:
+    check_renderer(_instance("renderers", name, tmp_path))  # type: ignore[arg-type]
