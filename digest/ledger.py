@@ -20,7 +20,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from digest.models import DeliveryStatus, Edition, Reason
-from digest.store import Store, _aware, deliveries, editions, iter_chunks, selections, subscribers
+from digest.store import (
+    Store,
+    _aware,
+    deliveries,
+    editions,
+    execute_many,
+    iter_chunks,
+    selections,
+    subscribers,
+)
 
 TERMINAL = (DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED_PERMANENT)
 
@@ -79,42 +88,49 @@ class Ledger:
         """Write selections and ``claimed`` rows, advance watermarks — all or nothing."""
         if not claims:
             return
-        selection_rows, delivery_rows = [], []
-        for claim in claims:
-            for rank, (seq, score, reasons) in enumerate(claim.items):
-                selection_rows.append(
-                    {
-                        "edition_id": edition.id,
-                        "subscriber_id": claim.subscriber_id,
-                        "rank": rank,
-                        "paper_seq": seq,
-                        "score": float(score),
-                        "reasons": reasons_to_json(reasons),
-                    }
-                )
-            for channel, mid in claim.channels:
-                delivery_rows.append(
-                    {
-                        "edition_id": edition.id,
-                        "subscriber_id": claim.subscriber_id,
-                        "channel": channel,
-                        "status": DeliveryStatus.CLAIMED.value,
-                        "message_id": mid,
-                        "detail": "",
-                        "attempts": 0,
-                        "updated_at": now,
-                    }
-                )
+        claimed = DeliveryStatus.CLAIMED.value
+        selection_rows = [
+            (edition.id, claim.subscriber_id, rank, seq, float(score), reasons_to_json(reasons))
+            for claim in claims
+            for rank, (seq, score, reasons) in enumerate(claim.items)
+        ]
+        delivery_rows = [
+            (edition.id, claim.subscriber_id, channel, claimed, mid, "", 0, now)
+            for claim in claims
+            for channel, mid in claim.channels
+        ]
         with self.store.begin() as conn:
-            if selection_rows:
-                conn.execute(selections.insert(), selection_rows)
-            if delivery_rows:
-                conn.execute(deliveries.insert(), delivery_rows)
-            conn.execute(
-                subscribers.update()
-                .where(subscribers.c.id == sa.bindparam("sid"))
-                .values(watermark=sa.bindparam("wm"), last_edition_at=now),
-                [{"sid": c.subscriber_id, "wm": c.watermark} for c in claims],
+            execute_many(
+                conn,
+                selections,
+                "INSERT INTO {table} ({edition_id}, {subscriber_id}, {rank}, {paper_seq}, "
+                "{score}, {reasons}) VALUES (?, ?, ?, ?, ?, ?)",
+                ("edition_id", "subscriber_id", "rank", "paper_seq", "score", "reasons"),
+                selection_rows,
+            )
+            execute_many(
+                conn,
+                deliveries,
+                "INSERT INTO {table} ({edition_id}, {subscriber_id}, {channel}, {status}, "
+                "{message_id}, {detail}, {attempts}, {updated_at}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    "edition_id",
+                    "subscriber_id",
+                    "channel",
+                    "status",
+                    "message_id",
+                    "detail",
+                    "attempts",
+                    "updated_at",
+                ),
+                delivery_rows,
+            )
+            execute_many(
+                conn,
+                subscribers,
+                "UPDATE {table} SET {watermark} = ?, {last_edition_at} = ? WHERE {id} = ?",
+                ("watermark", "last_edition_at", "id"),
+                [(c.watermark, now, c.subscriber_id) for c in claims],
             )
 
     def record(
@@ -126,26 +142,19 @@ class Ledger:
     ) -> None:
         """Record terminal states; a row already terminal is left as it is (I1)."""
         rows = [
-            {"sid": sid, "ch": channel, "st": status.value, "detail": detail[:2000]}
+            (status.value, detail[:2000], now, edition.id, sid, channel)
             for sid, channel, status, detail in outcomes
         ]
         if not rows:
             return
         with self.store.begin() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.edition_id == edition.id,
-                    deliveries.c.subscriber_id == sa.bindparam("sid"),
-                    deliveries.c.channel == sa.bindparam("ch"),
-                    deliveries.c.status == DeliveryStatus.CLAIMED.value,
-                )
-                .values(
-                    status=sa.bindparam("st"),
-                    detail=sa.bindparam("detail"),
-                    attempts=deliveries.c.attempts + 1,
-                    updated_at=now,
-                ),
+            execute_many(
+                conn,
+                deliveries,
+                "UPDATE {table} SET {status} = ?, {detail} = ?, {attempts} = {attempts} + 1, "
+                "{updated_at} = ? WHERE {edition_id} = ? AND {subscriber_id} = ? "
+                f"AND {{channel}} = ? AND {{status}} = '{DeliveryStatus.CLAIMED.value}'",
+                ("status", "detail", "updated_at", "edition_id", "subscriber_id", "channel"),
                 rows,
             )
 

@@ -619,6 +619,35 @@ class Store:
         return list(health.values())
 
 
+def execute_many(
+    conn: Connection,
+    table: sa.Table,
+    sql: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Run ``sql`` (with ``{table}`` and ``?`` placeholders) once per row via the driver.
+
+    SQLAlchemy's per-row parameter processing costs ~10 µs a row, which dominated claiming
+    ten papers each for thousands of subscribers; the driver's ``executemany`` does not.
+    ``columns`` names the table column each placeholder binds to, for type conversion.
+    """
+    dialect = conn.dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    text = sql.format(table=quote(table.name), **{c.name: quote(c.name) for c in table.columns})
+    text = text.replace("?", mark)
+    if any(processors):
+        rows = [
+            tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows
+        ]
+    else:
+        rows = [tuple(row) for row in rows]
+    if rows:
+        conn.exec_driver_sql(text, rows)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
