@@ -22,15 +22,16 @@ CONFIG_HELP = "TOML configuration file (default: the embedded demo configuration
 class _Context:
     """Lazily built host, settings and store for one command."""
 
-    def __init__(self, config: Path | None, strict: bool) -> None:
+    def __init__(self, config: Path | None, strict: bool, *, lenient: bool = False) -> None:
         self.config_path = config
         self.strict = strict
+        self.lenient = lenient
 
     @cached_property
     def loaded(self) -> Any:
         from digest.config import load_settings
 
-        return load_settings(self.config_path)
+        return load_settings(self.config_path, lenient=self.lenient)
 
     @cached_property
     def host(self) -> Any:
@@ -170,7 +171,7 @@ def make_cli() -> click.Group:
         """Validate the configuration and plugins; print every problem found."""
         from digest.wiring import check as check_config
 
-        ctx = _Context(config, False)
+        ctx = _Context(config, False, lenient=True)
         problems = check_config(ctx.loaded, ctx.host)
         if problems:
             for line in problems:

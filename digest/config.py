@@ -180,6 +180,8 @@ class LoadedConfig(BaseModel):
     settings: Settings
     source: str
     base_dir: Path
+    #: schema problems found by a lenient load (``digest check``); empty otherwise
+    problems: list[str] = Field(default_factory=list)
 
     def path(self, value: Path) -> Path:
         return value if value.is_absolute() else (self.base_dir / value)
@@ -228,22 +230,48 @@ def validation_problems(
     return problems
 
 
-def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
+_ENTRY_TABLES = ("sources", "filters", "rankers", "renderers", "deliverers", "subscribers")
+
+
+def parse_settings(
+    data: Mapping[str, Any], source: str, *, lenient: bool = False
+) -> tuple[Settings, list[str]]:
+    """Validate ``data``; raise :class:`ConfigError` with every problem.
+
+    With ``lenient``, return the problems instead, together with settings in which each
+    invalid entry (``[subscribers.bob]``) or table (``[digest]``) falls back to its default,
+    so that ``digest check`` can go on to validate the rest.
+    """
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(data), []
     except ValidationError as error:
-        raise ConfigError(validation_problems(source, error)) from None
+        problems = validation_problems(source, error)
+        if not lenient:
+            raise ConfigError(problems) from None
+        pruned: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+        for item in error.errors():
+            loc = [str(part) for part in item["loc"]]
+            if len(loc) >= 2 and loc[0] in _ENTRY_TABLES and isinstance(pruned.get(loc[0]), dict):
+                pruned[loc[0]].pop(loc[1], None)
+            elif loc:
+                pruned.pop(loc[0], None)
+        try:
+            return Settings.model_validate(pruned), problems
+        except ValidationError:
+            return Settings(), problems
 
 
-def load_settings(path: Path | None) -> LoadedConfig:
-    """Load ``path``, or the embedded default (paths relative to the current folder)."""
+def load_settings(path: Path | None, *, lenient: bool = False) -> LoadedConfig:
+    """Load ``path``, or the embedded default (paths relative to the current folder).
+
+    With ``lenient``, schema problems are kept in ``LoadedConfig.problems`` instead of raised.
+    """
     if path is None:
         text = resources.files("digest").joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
-        data = tomllib.loads(text)
+        source = "<embedded default config>"
+        settings, problems = parse_settings(tomllib.loads(text), source, lenient=lenient)
         return LoadedConfig(
-            settings=parse_settings(data, "<embedded default config>"),
-            source="<embedded default config>",
-            base_dir=Path.cwd(),
+            settings=settings, source=source, base_dir=Path.cwd(), problems=problems
         )
     name = str(path)
     try:
@@ -258,6 +286,7 @@ def load_settings(path: Path | None) -> LoadedConfig:
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{name}: invalid TOML: {error}"]) from None
+    settings, problems = parse_settings(data, name, lenient=lenient)
     return LoadedConfig(
-        settings=parse_settings(data, name), source=name, base_dir=path.resolve().parent
+        settings=settings, source=name, base_dir=path.resolve().parent, problems=problems
     )

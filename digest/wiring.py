@@ -165,4 +165,4 @@ def build(
 def check(loaded: LoadedConfig, host: PluginHost) -> list[str]:
     """Every problem in the configuration and the plugins, without starting anything."""
     _, problems = build(loaded, host, None)
-    return [*(str(f) for f in host.failures), *problems]
+    return [*(str(f) for f in host.failures), *loaded.problems, *problems]

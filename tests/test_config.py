@@ -40,6 +40,10 @@ def test_every_problem_is_reported_at_once_with_its_location(
         line for line in lines if "max_items" in line
     )
     assert any(f"{path}: [subscribers.bob] colour: unknown key" in line for line in lines)
+    # Component tables are checked too, in the same run, although the schema had errors.
+    assert f"{path}: [rankers.fancy] component: unknown ranker 'no-such-ranker'" in result.err
+    assert f"{path}: [sources.sample] bogus: unknown key" in result.err
+    assert f"{path}: [sources.sample] days:" in result.err
     assert "Traceback" not in result.err
 
 
