@@ -21,7 +21,7 @@ from digest.components import (
 from digest.errors import DigestError, PluginError, SourceError
 from digest.hookspecs import hookimpl
 from digest.identity import canonical_id, family_name, find_arxiv, normalize_doi, parse_arxiv
-from digest.rendering import compile_mjml_template
+from digest.rendering import compile_html_fragment, compile_mjml_template, template_text
 from digest.text import one_line, readable, truncate
 
 __version__ = "0.1.0"
@@ -46,6 +46,7 @@ __all__ = [
     "SourceError",
     "__version__",
     "canonical_id",
+    "compile_html_fragment",
     "compile_mjml_template",
     "family_name",
     "find_arxiv",
@@ -54,5 +55,6 @@ __all__ = [
     "one_line",
     "parse_arxiv",
     "readable",
+    "template_text",
     "truncate",
 ]

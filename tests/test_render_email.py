@@ -263,9 +263,9 @@ def test_mjml_is_compiled_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     calls: list[str] = []
     compile_ = compile_mjml_template
 
-    def counting(env: object, name: str) -> object:
+    def counting(env: object, name: str, **options: str) -> object:
         calls.append(name)
-        return compile_(env, name)  # type: ignore[arg-type]
+        return compile_(env, name, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(digest_email.renderer, "compile_mjml_template", counting)
     renderer = make_renderer(tmp_path)

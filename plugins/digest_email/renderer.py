@@ -6,10 +6,12 @@ import datetime as dt
 import functools
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
+from markupsafe import Markup
 from pydantic import Field, field_validator
 
 from digest import (
@@ -18,8 +20,10 @@ from digest import (
     PluginError,
     Renderer,
     Runtime,
+    compile_html_fragment,
     compile_mjml_template,
     one_line,
+    template_text,
     truncate,
 )
 from digest.models import Artifact, Paper, Selection
@@ -88,6 +92,18 @@ class EmailRenderer(Renderer):
             default="email/digest.mjml",
             description="MJML template for the HTML part (compiled once, then Jinja-rendered).",
         )
+        card_template: str = Field(
+            default="email/card.html",
+            description="Jinja macros head(p) and tail(p): a paper's card, rendered once.",
+        )
+        card_text_template: str = Field(
+            default="email/card.txt",
+            description="The same for the plain-text part.",
+        )
+        stylesheet: str = Field(
+            default="email/style.css",
+            description="CSS inlined into the compiled email and the cards (found like templates).",
+        )
         text_template: str = Field(
             default="email/digest.txt",
             description="Jinja template for the plain-text part (a .txt name: not autoescaped).",
@@ -146,6 +162,7 @@ class EmailRenderer(Renderer):
         super().__init__(config, instance=instance, runtime=runtime)
         self._html: jinja2.Template | None = None
         self._text: jinja2.Template | None = None
+        self._cards: tuple[Any, Any] | None = None  # macro modules of card.html and card.txt
         self._views: dict[str, PaperView] = {}
         self._fallback: dict[str, PaperView] = {}
         self._site_title = one_line(clean(runtime.site.title))
@@ -161,25 +178,43 @@ class EmailRenderer(Renderer):
         self._fallback = {}
 
     def _templates(self) -> tuple[jinja2.Template, jinja2.Template]:
-        if self._html is None or self._text is None:
+        if self._html is None or self._text is None or self._cards is None:
             env = self.runtime.templates
-            name = self.config.html_template
+            config = self.config
+            name = config.stylesheet
             try:
-                self._html = compile_mjml_template(env, name)
-                name = self.config.text_template
+                css = template_text(env, name)
+                name = config.html_template
+                self._html = compile_mjml_template(env, name, css=css)
+                name = config.card_template
+                card_html = compile_html_fragment(env, name, css=css).module
+                name = config.text_template
                 self._text = env.get_template(name)
+                name = config.card_text_template
+                self._cards = (card_html, env.get_template(name).module)
             except jinja2.TemplateNotFound as error:
                 raise PluginError(f"email template not found: {error.name}") from error
-            except (jinja2.TemplateSyntaxError, ValueError) as error:
+            except (jinja2.TemplateError, ValueError) as error:
                 raise PluginError(f"cannot compile email template {name!r}: {error}") from error
         return self._html, self._text
 
     def _build(self, paper: Paper) -> PaperView:
-        return build_view(
+        view = build_view(
             paper,
             abstract_chars=self.config.abstract_chars,
             max_authors=self.config.max_authors,
             width=self.config.text_width,
+        )
+        self._templates()
+        assert self._cards is not None
+        html, text = self._cards
+        # The subscriber-independent parts of the card, rendered once per paper.
+        return replace(
+            view,
+            html_head=Markup(html.head(view)),
+            html_tail=Markup(html.tail(view)),
+            text_head=str(text.head(view)),
+            text_tail=str(text.tail(view)),
         )
 
     def _view(self, paper: Paper) -> PaperView:

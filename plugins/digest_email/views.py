@@ -82,6 +82,9 @@ def why_line(reasons: tuple[Reason, ...]) -> str:
     return "; ".join(dict.fromkeys(texts))  # rankers may repeat a text; show it once
 
 
+_EMPTY = Markup("")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaperView:
     """One paper ready for the email templates.
@@ -107,6 +110,11 @@ class PaperView:
     text_abstract_wrapped: str
     text_pdf_url: str | None
     text_code_url: str | None
+    #: the card's subscriber-independent parts (email/card.html and card.txt), set by the renderer
+    html_head: Markup = _EMPTY
+    html_tail: Markup = _EMPTY
+    text_head: str = ""
+    text_tail: str = ""
 
 
 def _markup(value: str | None) -> Markup | None:
