@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing as mp
+import multiprocessing.util as mp_util
 import os
 import time
 from collections import defaultdict
@@ -111,6 +112,7 @@ class Pipeline:
         self._on_rendered: Callable[[Selection, str, Sequence[Artifact]], None] | None = None
         self._clock: dict[str, float] = defaultdict(float)
         self._chunk_context: _ChunkContext | None = None
+        self._opened_in: int | None = None  # the process whose deliverers are open
 
     def _tick(self, phase: str, since: float) -> float:
         now = time.perf_counter()
@@ -131,9 +133,12 @@ class Pipeline:
         self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
         self.sync_config_subscribers(now)
         self._collect(now, tally)
-        if not options.dry_run:
-            tally.resumed = self._resume(now, tally)
-        edition = self._deliver_new(now, options, tally)
+        try:
+            if not options.dry_run:
+                tally.resumed = self._resume(now, tally)
+            edition = self._deliver_new(now, options, tally)
+        finally:
+            self._close_deliverers()
         report = RunReport(
             edition=edition,
             sources=tuple(tally.sources),
@@ -375,6 +380,30 @@ class Pipeline:
             initargs=(self,),
         )
 
+    def _open_deliverers(self, problems: list[Problem]) -> None:
+        """Open every deliverer once per process (workers get their own connections)."""
+        pid = os.getpid()
+        if self._opened_in == pid:
+            return
+        self._opened_in = pid
+        for deliverer in {id(d): d for d in self.c.routes.values()}.values():
+            try:
+                deliverer.open()
+            except Exception as error:
+                problems.append(self._report(f"deliverers.{deliverer.instance}", error))
+        if mp.parent_process() is not None:  # a worker: close when the worker exits
+            mp_util.Finalize(self, self._close_deliverers, exitpriority=10)
+
+    def _close_deliverers(self) -> None:
+        if self._opened_in != os.getpid():
+            return
+        self._opened_in = None
+        for deliverer in {id(d): d for d in self.c.routes.values()}.values():
+            try:
+                deliverer.close()
+            except Exception:
+                log.warning("closing deliverer %s failed", deliverer.instance, exc_info=True)
+
     def _channels(self, sub: Subscriber, failed: dict[str, str]) -> list[str]:
         usable = []
         for channel in sub.channels:
@@ -401,18 +430,18 @@ class Pipeline:
 
     def _links(self, subscriber_id: int, edition: Edition) -> Links:
         base = self.runtime.site.base_url
-        t = self.tokens
+        make = self.tokens.make
+        unsubscribe = make("unsubscribe", subscriber_id)
+        read = make("read", subscriber_id)
         mailto = self.runtime.site.unsubscribe_mailto
         return Links(
-            unsubscribe=f"{base}/unsubscribe/{t.make('unsubscribe', subscriber_id)}",
+            unsubscribe=f"{base}/unsubscribe/{unsubscribe}",
             unsubscribe_mailto=(
-                f"mailto:{mailto}?subject=unsubscribe%20{t.make('unsubscribe', subscriber_id)}"
-                if mailto
-                else None
+                f"mailto:{mailto}?subject=unsubscribe%20{unsubscribe}" if mailto else None
             ),
-            preferences=f"{base}/preferences/{t.make('preferences', subscriber_id)}",
-            archive=f"{base}/archive/{edition.id}/{t.make('archive', subscriber_id)}",
-            feed=f"{base}/feeds/{t.make('feed', subscriber_id)}/rss.xml",
+            preferences=f"{base}/preferences/{make('preferences', subscriber_id)}",
+            archive=f"{base}/archive/{edition.id}/{read}",
+            feed=f"{base}/feeds/{read}/rss.xml",
         )
 
     def _plan(
@@ -471,6 +500,8 @@ class Pipeline:
     ) -> _Result:
         """Render and deliver jobs; no database access except per-parcel recording."""
         result = _Result()
+        if not dry_run:
+            self._open_deliverers(result.problems)
 
         def paper(seq: int) -> Paper | None:
             if batch is not None and len(batch):

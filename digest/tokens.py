@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-PURPOSES = ("unsubscribe", "feed", "preferences", "archive")
+#: "read" opens the subscriber's private feeds and web archive; "unsubscribe" and
+#: "preferences" change things and are kept apart.
+PURPOSES = ("unsubscribe", "preferences", "read")
 
 
 class Tokens:

@@ -62,12 +62,19 @@ class FlakyDeliverer(Deliverer):
     name = "flaky"
     channels = ("email", "feed")
     parcels: ClassVar[list[Parcel]] = []
+    events: ClassVar[list[str]] = []
 
     class Config(DelivererConfig):
         fail_for: tuple[str, ...] = ()
         crash_after: int | None = None
 
     config: Config
+
+    def open(self) -> None:
+        self.events.append("open")
+
+    def close(self) -> None:
+        self.events.append("close")
 
     def deliver(self, parcel: Parcel) -> Outcome:
         from digest.models import DeliveryStatus

@@ -178,6 +178,13 @@ def test_a_failing_ranker_is_reported_and_the_run_goes_on(setup) -> None:
     )
 
 
+def test_deliverers_are_opened_once_and_closed_after_the_run(setup) -> None:
+    FlakyDeliverer.parcels, FlakyDeliverer.events = [], []
+    setup(deliverer="flaky").run()
+    assert FlakyDeliverer.events == ["open", "close"]
+    assert len(FlakyDeliverer.parcels) == 5
+
+
 def test_one_failing_recipient_does_not_stop_the_others(setup) -> None:
     FlakyDeliverer.parcels = []
     pipeline = setup(deliverer="flaky", deliverer_options='fail_for = ["grace"]')

@@ -59,12 +59,21 @@ class FilesDeliverer(Deliverer):
 
     config: Config
 
+    def open(self) -> None:
+        self._folders: set[Path] = set()
+
+    def _folder(self, path: Path) -> Path:
+        # One mkdir per subscriber per run, not one per parcel.
+        if path not in self._folders:
+            path.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path)
+        return path
+
     def _root(self) -> Path:
         return self.runtime.path(self.config.dir) if self.config.dir else self.runtime.output_dir
 
     def deliver(self, parcel: Parcel) -> Outcome:
-        person = self._root() / parcel.selection.subscriber.name
-        person.mkdir(parents=True, exist_ok=True)
+        person = self._folder(self._root() / parcel.selection.subscriber.name)
         if parcel.channel == "email":
             return self._email(parcel, person)
         written = None
@@ -89,23 +98,20 @@ class FilesDeliverer(Deliverer):
             files["digest.eml"] = parcel.message
         final = person / parcel.selection.edition.id
         fsync = self.config.fsync
-        if not final.exists():
-            # A new edition folder is filled under a temporary name and renamed into place:
-            # one rename makes all its files appear at once.
-            staging = person / f".{final.name}.{os.getpid()}.tmp"
-            staging.mkdir(exist_ok=True)
-            for name, data in files.items():
-                _write(staging / name, data, fsync=fsync)
-            try:
-                os.rename(staging, final)
-            except OSError:  # appeared meanwhile (a resumed edition): replace file by file
-                for child in staging.iterdir():
-                    child.unlink()
-                staging.rmdir()
-            else:
-                return Outcome(status=DeliveryStatus.SENT, location=str(final / "digest.html"))
+        # A new edition folder is filled under a temporary name and renamed into place: one
+        # rename makes all its files appear at once.
+        staging = person / f".{final.name}.{os.getpid()}.tmp"
+        staging.mkdir(exist_ok=True)
         for name, data in files.items():
-            write_atomic(final / name, data, fsync=fsync)
+            _write(staging / name, data, fsync=fsync)
+        try:
+            os.rename(staging, final)
+        except OSError:  # the folder exists (a resumed edition): replace file by file
+            for name, data in files.items():
+                write_atomic(final / name, data, fsync=fsync)
+            for child in staging.iterdir():
+                child.unlink()
+            staging.rmdir()
         return Outcome(status=DeliveryStatus.SENT, location=str(final / "digest.html"))
 
 
