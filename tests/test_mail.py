@@ -41,7 +41,7 @@ def build(**overrides: object) -> tuple[bytes, EmailMessage]:
 
 
 def test_headers_are_complete_and_single() -> None:
-    raw, m = build()
+    _, m = build()
     for name in (
         "From",
         "To",

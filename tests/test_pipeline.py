@@ -298,3 +298,31 @@ def test_ledger_rows_are_never_changed_once_terminal(setup) -> None:
         report.edition, [(ada.id, "email", DeliveryStatus.FAILED_PERMANENT, "late")], now=utcnow()
     )
     assert _statuses(pipeline)[("ada", "email")] == DeliveryStatus.SENT
+
+
+def test_worker_processes_deliver_every_subscriber_exactly_once(setup, tmp_path: Path) -> None:
+    from digest.models import Profile, Subscriber
+
+    setup()
+    config = (
+        (tmp_path / "config.toml")
+        .read_text()
+        .replace('secret_key = "s"', 'secret_key = "s"\nworkers = 2')
+    )
+    (tmp_path / "config.toml").write_text(config)
+    pipeline = build_pipeline(tmp_path / "config.toml")
+    assert pipeline.workers == 2
+    many = [
+        Subscriber(
+            name=f"s{i:04d}", email=f"s{i}@example.org", profile=Profile(keywords=("robot",))
+        )
+        for i in range(600)
+    ]
+    pipeline.store.save_subscribers(many, origin="import", now=utcnow())
+    report = pipeline.run()
+    assert report.delivered == 603 and not report.failed and not report.problems
+    statuses = _statuses(pipeline)
+    assert len(statuses) == 600 * 2 + 5
+    assert set(statuses.values()) == {DeliveryStatus.SENT}
+    assert len(list((tmp_path / "out").glob("s*/*/digest.eml"))) == 600
+    assert pipeline.run().delivered == 0
