@@ -125,8 +125,12 @@ def _summary(report: Any, loaded: Any, default: bool, seconds: float) -> None:
         echo(f"Files are under {where}{note}")
     echo(
         f"Done in {seconds:.1f} s: {report.delivered} delivered, {len(report.skipped)} skipped, "
-        f"{len(report.failed)} failed, {len(report.problems)} problems"
+        f"{len(report.failed)} failed, {_count(len(report.problems), 'problem')}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def make_cli() -> click.Group:
@@ -355,6 +359,9 @@ def _builtin(info: Any) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: expected errors become one line on stderr and a non-zero exit."""
+    # Until -v configures logging, plugin warnings surface in the run summary, not as
+    # stray stderr lines.
+    logging.getLogger("digest").addHandler(logging.NullHandler())
     cli = make_cli()
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)

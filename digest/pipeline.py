@@ -16,13 +16,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from digest.batch import Batch
 from digest.components import CollectContext, Runtime
 from digest.config import LoadedConfig
+from digest.errors import DigestError, PluginError
 from digest.ledger import Claim, Ledger, Pending, StoredItem
 from digest.mail import MessageBuilder, message_id
 from digest.models import (
@@ -39,7 +40,7 @@ from digest.models import (
     SourceReport,
     Subscriber,
 )
-from digest.plugins import PluginHost
+from digest.plugins import PluginFailure, PluginHost
 from digest.select import Selector
 from digest.store import Store, StoredSubscriber, utcnow
 from digest.tokens import Tokens
@@ -130,6 +131,9 @@ class Pipeline:
         self._on_rendered = options.on_rendered
         now = options.now or utcnow()
         tally = _Tally()
+        # Plugins that failed to load or register are part of what this run reports.
+        tally.problems.extend(_plugin_problem(f) for f in self.host.failures)
+        seen = len(self.host.failures)
         self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
         self.sync_config_subscribers(now)
         self._collect(now, tally)
@@ -139,6 +143,7 @@ class Pipeline:
             edition = self._deliver_new(now, options, tally)
         finally:
             self._close_deliverers()
+        tally.problems.extend(_plugin_problem(f) for f in self.host.failures[seen:])
         report = RunReport(
             edition=edition,
             sources=tuple(tally.sources),
@@ -150,31 +155,13 @@ class Pipeline:
             outputs=tuple(tally.outputs),
             dry_run=options.dry_run,
         )
+        known = len(self.host.failures)
         self.host.call_each("after_run", report=report)
-        report = RunReport(
-            edition=report.edition,
-            sources=report.sources,
-            delivered=report.delivered,
-            skipped=report.skipped,
-            failed=report.failed,
-            problems=report.problems
-            + tuple(
-                Problem(where=f"plugin {f.plugin}", message=f.message)
-                for f in self.host.failures
-                if f.hook in ("after_run",)
-            ),
-            resumed=report.resumed,
-            outputs=report.outputs,
-            dry_run=report.dry_run,
-        )
-        return report
+        late = [_plugin_problem(f) for f in self.host.failures[known:]]
+        return replace(report, problems=report.problems + tuple(late)) if late else report
 
-    def _problem(self, tally: _Tally, where: str, error: BaseException | str) -> None:
-        message = error if isinstance(error, str) else _describe(error)
-        tally.problems.append(Problem(where=where, message=message))
-        if isinstance(error, BaseException):
-            log.debug("%s failed", where, exc_info=error)
-            self.host.notify_error(where, error)
+    def _problem(self, tally: _Tally, where: str, error: BaseException) -> None:
+        tally.problems.append(self._report(where, error))
 
     def sync_config_subscribers(self, now: dt.datetime) -> None:
         from digest.store import subscriber_from_fields
@@ -599,7 +586,14 @@ class Pipeline:
     def _report(self, where: str, error: BaseException) -> Problem:
         log.debug("%s failed", where, exc_info=error)
         self.host.notify_error(where, error)
+        self._fail_if_strict(where, error)
         return Problem(where=where, message=_describe(error))
+
+    def _fail_if_strict(self, where: str, error: BaseException) -> None:
+        # Strict mode stops the run on plugin bugs; expected failures (a source's HTTP error,
+        # a refused recipient: DigestError) are reported either way.
+        if self.host.strict and not isinstance(error, DigestError):
+            raise PluginError(f"{where}: {_describe(error)}") from error
 
     def _message(self, selection: Selection, artifacts: Sequence[Artifact], mid: str) -> bytes:
         parts = {a.role: a.content for a in artifacts}
@@ -702,6 +696,11 @@ def _init_worker(pipeline: Pipeline) -> None:
 def _work(chunk: Sequence[StoredSubscriber]) -> _Result:
     assert _worker_pipeline is not None
     return _worker_pipeline._run_chunk(chunk)
+
+
+def _plugin_problem(failure: PluginFailure) -> Problem:
+    where = f"plugin {failure.plugin}" + (f" ({failure.hook})" if failure.hook else "")
+    return Problem(where=where, message=failure.message)
 
 
 def _seqs_in(batch: Batch | None, seqs: set[int]) -> set[int]:

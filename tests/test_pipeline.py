@@ -185,6 +185,18 @@ def test_deliverers_are_opened_once_and_closed_after_the_run(setup) -> None:
     assert len(FlakyDeliverer.parcels) == 5
 
 
+def test_strict_mode_stops_on_a_plugin_bug_but_not_on_a_source_outage(setup) -> None:
+    from digest.errors import PluginError
+
+    pipeline = setup(extra_rankers=", exploding = 1.0", second_fails="true")
+    pipeline.host.strict = True
+    with pytest.raises(PluginError, match=r"rankers\.exploding: RuntimeError: model server"):
+        pipeline.run()
+    calm = setup(second_fails="true")
+    calm.host.strict = True
+    assert calm.run().delivered == 3  # the SourceError is reported, not fatal
+
+
 def test_one_failing_recipient_does_not_stop_the_others(setup) -> None:
     FlakyDeliverer.parcels = []
     pipeline = setup(deliverer="flaky", deliverer_options='fail_for = ["grace"]')

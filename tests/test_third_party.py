@@ -120,6 +120,7 @@ def test_a_plugin_failing_at_import_is_listed_and_the_run_still_delivers(
     run = _digest(site_dir, tmp_path, "run")
     assert run.returncode == 0, run.stderr
     assert "Delivered 3 digests" in run.stdout
+    assert "Problem in plugin broken: failed to load digest_broken" in run.stdout
     assert "Traceback" not in run.stderr
 
     strict = _digest(site_dir, tmp_path, "run", "--strict")
