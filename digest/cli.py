@@ -168,6 +168,9 @@ def make_cli() -> click.Group:
                 RunOptions(subscriber=subscriber, dry_run=dry_run, due_only=due, progress=progress)
             )
         _summary(report, ctx.loaded, config is None, time.perf_counter() - started)
+        if click.get_current_context().find_root().params.get("verbose"):
+            for line in pipeline.timings():
+                click.echo(f"  {line}", err=True)
 
     @cli.command()
     @config_option

@@ -136,7 +136,7 @@ class Pipeline:
         seen = len(self.host.failures)
         self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
         self.sync_config_subscribers(now)
-        self._collect(now, tally)
+        self._tick("collect", self._collect(now, tally))
         try:
             if not options.dry_run:
                 tally.resumed = self._resume(now, tally)
@@ -174,7 +174,9 @@ class Pipeline:
 
     # -- collect ----------------------------------------------------------------------------
 
-    def _collect(self, now: dt.datetime, tally: _Tally) -> None:
+    def _collect(self, now: dt.datetime, tally: _Tally) -> float:
+        """Run every source; returns when it started (for the timings)."""
+        started = time.perf_counter()
         for name, source in self.c.sources.items():
             context = CollectContext(now=now, state=self.store.source_state(name))
             try:
@@ -200,6 +202,7 @@ class Pipeline:
                     name=name, collected=len(items), new=result.new, updated=result.updated
                 )
             )
+        return started
 
     # -- deliver ------------------------------------------------------------------------------
 
