@@ -181,6 +181,9 @@ class Pipeline:
             context = CollectContext(now=now, state=self.store.source_state(name))
             try:
                 items = list(source.collect(context))
+                wrong = next((i for i in items if not isinstance(i, Paper)), None)
+                if wrong is not None:
+                    raise TypeError(f"collect() yielded a {type(wrong).__name__}, not a Paper")
             except Exception as error:
                 message = _describe(error)
                 self._problem(tally, f"sources.{name}", error)
