@@ -20,9 +20,16 @@ from digest.components import (
 )
 from digest.errors import DigestError, PluginError, SourceError
 from digest.hookspecs import hookimpl
-from digest.identity import canonical_id, family_name, find_arxiv, normalize_doi, parse_arxiv
+from digest.identity import (
+    canonical_id,
+    family_name,
+    find_arxiv,
+    landing_url,
+    normalize_doi,
+    parse_arxiv,
+)
 from digest.rendering import compile_html_fragment, compile_mjml_template, template_text
-from digest.text import one_line, readable, truncate
+from digest.text import one_line, readable, safe_url, strip_invalid, truncate
 
 __version__ = "0.1.0"
 
@@ -51,10 +58,13 @@ __all__ = [
     "family_name",
     "find_arxiv",
     "hookimpl",
+    "landing_url",
     "normalize_doi",
     "one_line",
     "parse_arxiv",
     "readable",
+    "safe_url",
+    "strip_invalid",
     "template_text",
     "truncate",
 ]

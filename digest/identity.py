@@ -12,7 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from digest.models import PaperId
+from digest.models import Paper, PaperId
+from digest.text import safe_url
 
 # New style: YYMM.NNNN (2007–2014) or YYMM.NNNNN (2015–); old style: archive[.SUB]/YYMMNNN.
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
@@ -135,3 +136,17 @@ def canonical_id(
         if found:
             return PaperId(kind="doi", value=found), None
     return PaperId(kind="fp", value=fingerprint(title, first_author)), None
+
+
+def landing_url(paper: Paper) -> str | None:
+    """The paper's abstract page: the source's URL if safe, else one derived from its id."""
+    url = safe_url(paper.url)
+    if url is not None:
+        return url
+    if paper.id.kind == "arxiv":
+        return f"https://arxiv.org/abs/{paper.id.value}"
+    if paper.id.kind == "doi":
+        return safe_url(f"https://doi.org/{paper.id.value}")
+    if paper.id.kind == "url":
+        return safe_url(paper.id.value)
+    return None

@@ -7,6 +7,11 @@ import logging
 import re
 
 _WS = re.compile(r"\s+")
+# Control characters are parse errors in HTML and invalid in XML; lone surrogates cannot even be
+# encoded as UTF-8. Tab, LF and CR are legal (one_line() folds them where one line is wanted).
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# A link we put in an href: absolute http(s) only (no javascript:, data:), no spaces/controls.
+_SAFE_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
 # Pandoc's rule: "$" opens math only before a non-space and closes only after one and not
 # before a digit, so "costs $5 and $6" stays prose.
 _MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|\$(?P<inline>[^\s$](?:[^$]*?[^\s$])?)\$(?!\d)", re.S)
@@ -15,6 +20,19 @@ _MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|\$(?P<inline>[^\s$](?:[^$]*?[^\s$]
 _COMMAND = re.compile(
     r"\\(?:[%&#_$]|[\"'`^~=.][A-Za-z]|[\"'`^~=.]\{[A-Za-z]\}|[A-Za-z]+\*?(?:\{[^{}$]*\})?)"
 )
+
+
+def strip_invalid(text: str) -> str:
+    """``text`` without characters that HTML, XML or UTF-8 cannot carry."""
+    return _INVALID.sub("", text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL that is safe in a link, else ``None``."""
+    if not url:
+        return None
+    url = url.strip()
+    return url if _SAFE_URL.fullmatch(url) else None
 
 
 def one_line(text: str) -> str:
@@ -49,7 +67,7 @@ def readable(text: str) -> str:
     ``"Learning α-divergences with few samples"``. Prose ``%``, ``&`` and ``$5`` stay as
     written; anything the converter cannot read is kept as written.
     """
-    text = one_line(text)
+    text = one_line(strip_invalid(text))
     if "$" not in text and "\\" not in text:
         return text
     out: list[str] = []
@@ -59,7 +77,8 @@ def readable(text: str) -> str:
         out.append(_latex_to_text(match.group("display") or match.group("inline")))
         last = match.end()
     out.append(_prose(text[last:]))
-    return one_line("".join(out)) or text
+    # Cleaned again: the LaTeX converter may emit anything.
+    return strip_invalid(one_line("".join(out))) or text
 
 
 def _prose(fragment: str) -> str:

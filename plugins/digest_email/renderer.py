@@ -23,11 +23,12 @@ from digest import (
     compile_html_fragment,
     compile_mjml_template,
     one_line,
+    strip_invalid,
     template_text,
     truncate,
 )
 from digest.models import Artifact, Paper, Selection
-from digest_email.views import PaperView, build_view, clean, why_line
+from digest_email.views import PaperView, build_view, why_line
 
 SUBJECT_FIELDS = frozenset({"site", "name", "count", "papers", "top", "date", "edition"})
 # Papers rendered outside a prepared batch (history, no prepare()) are cached too, up to this
@@ -165,7 +166,7 @@ class EmailRenderer(Renderer):
         self._cards: tuple[Any, Any] | None = None  # macro modules of card.html and card.txt
         self._views: dict[str, PaperView] = {}
         self._fallback: dict[str, PaperView] = {}
-        self._site_title = one_line(clean(runtime.site.title))
+        self._site_title = one_line(strip_invalid(runtime.site.title))
 
     # -- per run -------------------------------------------------------------------------
 
@@ -234,15 +235,15 @@ class EmailRenderer(Renderer):
         html_template, text_template = self._templates()
         cards = [Card(self._view(item.paper), why_line(item.reasons)) for item in selection.items]
         subscriber = selection.subscriber
-        name = one_line(clean(subscriber.name))
-        edition = one_line(clean(selection.edition.id))
+        name = one_line(strip_invalid(subscriber.name))
+        edition = one_line(strip_invalid(selection.edition.id))
         date = edition_date(selection.edition.created, subscriber.timezone)
         context: dict[str, Any] = {
             # Cleaned (one line, no control characters) values for the templates to show; the
             # raw subscriber, site and edition stay available for custom templates.
             "title": self._site_title,
             "name": name,
-            "email": one_line(clean(subscriber.email or "")),
+            "email": one_line(strip_invalid(subscriber.email or "")),
             "edition_id": edition,
             "preheader": self._preheader(cards),
             "date": date,

@@ -8,58 +8,18 @@ looks views up and loops.
 from __future__ import annotations
 
 import functools
-import re
 import textwrap
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from digest import one_line, readable, truncate
+from digest import landing_url, one_line, readable, safe_url, strip_invalid, truncate
 from digest.models import Paper, Reason
-
-# Control characters are parse errors in HTML and invalid in XML; lone surrogates cannot even
-# be encoded as UTF-8. Tab, LF and CR are kept here because one_line() turns them into spaces.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-# A link we put in an href: http(s) only (no javascript:, data:), no white space or controls.
-_SAFE_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
-
-
-def clean(text: str) -> str:
-    """``text`` without characters that are invalid in HTML/XML or unencodable."""
-    return _CONTROL.sub("", text)
-
-
-def show(text: str) -> str:
-    """Source text as a reader should see it: one line, LaTeX as Unicode, no controls."""
-    return clean(readable(text))  # cleaned last: the LaTeX converter may emit anything
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL we can put in a link, else ``None``."""
-    if not url:
-        return None
-    url = url.strip()
-    return url if _SAFE_URL.fullmatch(url) else None
-
-
-def abstract_url(paper: Paper) -> str | None:
-    """The abstract page: the source's URL, else one derived from the canonical id."""
-    url = safe_url(paper.url)
-    if url is not None:
-        return url
-    kind, value = paper.id.kind, paper.id.value
-    if kind == "arxiv":
-        return f"https://arxiv.org/abs/{value}"
-    if kind == "doi":
-        return safe_url(f"https://doi.org/{value}")
-    if kind == "url":
-        return safe_url(value)
-    return None
 
 
 def author_names(paper: Paper) -> list[str]:
     """Readable author names, empty ones dropped."""
-    names = (show(author.name) for author in paper.authors)
+    names = (readable(author.name) for author in paper.authors)
     return [name for name in names if name]
 
 
@@ -73,7 +33,7 @@ def author_line(names: list[str], limit: int) -> str:
 @functools.lru_cache(maxsize=8192)
 def reason_text(reason: Reason) -> str:
     """A reason as shown to the reader; cached because rankers repeat the same few texts."""
-    return show(reason.text)
+    return readable(reason.text)
 
 
 def why_line(reasons: tuple[Reason, ...]) -> str:
@@ -123,13 +83,13 @@ def _markup(value: str | None) -> Markup | None:
 
 def build_view(paper: Paper, *, abstract_chars: int, max_authors: int, width: int) -> PaperView:
     """Everything about ``paper`` that does not depend on the subscriber."""
-    title = show(paper.title) or "(untitled)"
+    title = readable(paper.title) or "(untitled)"
     authors = author_line(author_names(paper), max_authors)
-    categories = " · ".join(c for c in (one_line(clean(c)) for c in paper.categories) if c)
+    categories = " · ".join(c for c in (one_line(strip_invalid(c)) for c in paper.categories) if c)
     abstract = ""
     if abstract_chars and paper.abstract:
-        abstract = truncate(show(paper.abstract), abstract_chars)
-    url = abstract_url(paper)
+        abstract = truncate(readable(paper.abstract), abstract_chars)
+    url = landing_url(paper)
     pdf_url = safe_url(paper.pdf_url)
     code_url = safe_url(paper.code_url)
     return PaperView(

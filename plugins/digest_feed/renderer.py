@@ -10,14 +10,13 @@ import jinja2
 from markupsafe import Markup, escape
 from pydantic import Field, field_validator
 
-from digest import Batch, ComponentConfig, PluginError, Renderer, Runtime, one_line
+from digest import Batch, ComponentConfig, PluginError, Renderer, Runtime, one_line, strip_invalid
 from digest.models import Artifact, Edition, Paper, Reason, ScoredPaper, Selection
 from digest_feed.views import (
     SCORE_XML,
     Entry,
     FeedPaper,
     FeedReason,
-    clean,
     edition_dates,
     feed_reason,
     paper_data,
@@ -104,7 +103,7 @@ class FeedRenderer(Renderer):
         self._reason_sets: dict[tuple[FeedReason, ...], tuple[Markup, str]] = {}
         self._papers: dict[str, tuple[Paper, FeedPaper]] = {}
         self._fallback: dict[str, tuple[Paper, FeedPaper]] = {}
-        self._site_title = one_line(clean(runtime.site.title))
+        self._site_title = one_line(strip_invalid(runtime.site.title))
 
     # -- per run -------------------------------------------------------------------------
 
@@ -193,9 +192,9 @@ class FeedRenderer(Renderer):
         rss, atom, _ = self._templates()
         entries = list(self._entries(selection))
         links = selection.links
-        name = one_line(clean(selection.subscriber.name))
+        name = one_line(strip_invalid(selection.subscriber.name))
         pubdate, updated = edition_dates(selection.edition.created)
-        feed_url = clean(links.feed)
+        feed_url = strip_invalid(links.feed)
         atom_url = sibling_url(feed_url, RSS_URL_NAMES, ATOM_FILENAME)
         # Escaped here like everything else the templates get, so their entry loops can run
         # without autoescaping (see views.py).
@@ -204,7 +203,7 @@ class FeedRenderer(Renderer):
             "title": escape(f"{self._site_title} — {name}"),
             "description": escape(f"Research papers picked for {name} by {self._site_title}"),
             "site_title": escape(self._site_title),
-            "archive_url": escape(clean(links.archive)),
+            "archive_url": escape(strip_invalid(links.archive)),
             "feed_url": escape(feed_url),
             # Links has no Atom URL: the Atom document is assumed next to the RSS one.
             "atom_url": None if atom_url is None else escape(atom_url),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -18,49 +17,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from markupsafe import Markup, escape
 
-from digest import one_line, readable, truncate
+from digest import landing_url, one_line, readable, safe_url, strip_invalid, truncate
 from digest.models import Paper, PaperId, Reason
 
-# Characters XML 1.0 forbids (and C1 controls, which are never meant in titles or abstracts);
-# lone surrogates cannot be encoded as UTF-8. Tab, LF and CR are legal and one_line() folds
-# them where one line is wanted.
-_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_SAFE_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
 # What RFC 4151 allows in the specific part of a tag: URI, besides unreserved characters.
 _TAG_SAFE = "!$&'()*+,;=:@/?"
-
-
-def clean(text: str) -> str:
-    """``text`` without characters XML cannot carry."""
-    return _INVALID.sub("", text)
-
-
-def show(text: str) -> str:
-    """Source text as a reader should see it: one line, LaTeX as Unicode, valid in XML."""
-    return clean(readable(text))  # cleaned last: the LaTeX converter may emit anything
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL (no javascript:, no spaces), else ``None``."""
-    if not url:
-        return None
-    url = url.strip()
-    return url if _SAFE_URL.fullmatch(url) else None
-
-
-def abstract_url(paper: Paper) -> str | None:
-    """The abstract page: the source's URL, else one derived from the canonical id."""
-    url = safe_url(paper.url)
-    if url is not None:
-        return url
-    kind, value = paper.id.kind, paper.id.value
-    if kind == "arxiv":
-        return f"https://arxiv.org/abs/{value}"
-    if kind == "doi":
-        return safe_url(f"https://doi.org/{value}")
-    if kind == "url":
-        return safe_url(value)
-    return None
 
 
 def atom_id(paper_id: PaperId, prefix: str) -> str:
@@ -70,7 +31,7 @@ def atom_id(paper_id: PaperId, prefix: str) -> str:
     ``tag:papers-digest.org,2024:arxiv:2406.01234`` (RFC 4151), a valid IRI from which the
     canonical id is recovered by dropping the prefix (and unquoting, for exotic DOIs).
     """
-    return f"{prefix}{paper_id.kind}:{quote(clean(paper_id.value), safe=_TAG_SAFE)}"
+    return f"{prefix}{paper_id.kind}:{quote(strip_invalid(paper_id.value), safe=_TAG_SAFE)}"
 
 
 def sibling_url(url: str, old_names: Collection[str], new_name: str) -> str | None:
@@ -124,17 +85,17 @@ def paper_data(
     paper: Paper, *, atom_prefix: str, max_authors: int, abstract_chars: int | None
 ) -> PaperData:
     """Everything about ``paper`` the feeds show that does not depend on the subscriber."""
-    names = [name for name in (show(author.name) for author in paper.authors) if name]
+    names = [name for name in (readable(author.name) for author in paper.authors) if name]
     shown = names[:max_authors]
-    abstract = show(paper.abstract)
+    abstract = readable(paper.abstract)
     if abstract_chars is not None:
         abstract = truncate(abstract, abstract_chars)
-    categories = (one_line(clean(category)) for category in paper.categories)
+    categories = (one_line(strip_invalid(category)) for category in paper.categories)
     return PaperData(
-        guid=escape(clean(str(paper.id))),
+        guid=escape(strip_invalid(str(paper.id))),
         atom_id=escape(atom_id(paper.id, atom_prefix)),
-        title=escape(show(paper.title) or "(untitled)"),
-        link=_optional(abstract_url(paper)),
+        title=escape(readable(paper.title) or "(untitled)"),
+        link=_optional(landing_url(paper)),
         pdf_url=_optional(safe_url(paper.pdf_url)),
         code_url=_optional(safe_url(paper.code_url)),
         creator=escape(", ".join(shown) + (" et al." if len(names) > max_authors else "")),
@@ -168,8 +129,8 @@ class FeedReason(NamedTuple):
 def feed_reason(reason: Reason) -> FeedReason:
     """A reason cleaned for the feeds (one line, LaTeX readable, valid XML) and escaped."""
     return FeedReason(
-        escape(one_line(clean(reason.kind))),
-        escape(show(reason.text)),
+        escape(one_line(strip_invalid(reason.kind))),
+        escape(readable(reason.text)),
         escape(f"{reason.weight:.3g}"),
     )
 
