@@ -62,16 +62,19 @@ class _Context:
         )
 
 
+_config = click.option(
+    "--config",
+    "-c",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="DIGEST_CONFIG",
+    help=CONFIG_HELP,
+)
+
+
 def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--strict", is_flag=True, help="Make plugin errors fatal.")(f)
-    return click.option(
-        "--config",
-        "-c",
-        "config",
-        type=click.Path(path_type=Path, dir_okay=False),
-        envvar="DIGEST_CONFIG",
-        help=CONFIG_HELP,
-    )(f)
+    """``--config`` and ``--strict``, shared by the commands that build a pipeline."""
+    return _config(click.option("--strict", is_flag=True, help="Make plugin errors fatal.")(f))
 
 
 @contextmanager
@@ -222,14 +225,7 @@ def make_cli() -> click.Group:
     @cli.command()
     @click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-    @click.option(
-        "--config",
-        "-c",
-        "config",
-        type=click.Path(path_type=Path, dir_okay=False),
-        envvar="DIGEST_CONFIG",
-        help=CONFIG_HELP,
-    )
+    @_config
     def plugins(show_all: bool, as_json: bool, config: Path | None) -> None:
         """List installed plugins with version, hooks and any load error."""
         ctx = _Context(config, False)
