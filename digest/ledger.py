@@ -254,14 +254,21 @@ class Ledger:
         return out
 
     def already_selected(self, *, min_seq: int) -> dict[int, set[int]]:
-        """Per subscriber, the paper seqs ≥ ``min_seq`` already picked for them in any edition."""
+        """Papers (seq ≥ ``min_seq``) picked for a subscriber above their watermark.
+
+        Watermarks only move forward, so this is normally empty: it is the safety net behind
+        "never the same paper twice" should a watermark ever be reset. The database does the
+        filtering, so the cost stays low as the history grows.
+        """
         out: dict[int, set[int]] = defaultdict(set)
+        query = (
+            sa.select(selections.c.subscriber_id, selections.c.paper_seq)
+            .join(subscribers, subscribers.c.id == selections.c.subscriber_id)
+            .where(selections.c.paper_seq >= min_seq)
+            .where(selections.c.paper_seq > subscribers.c.watermark)
+        )
         with self.store.engine.connect() as conn:
-            for r in conn.execute(
-                sa.select(selections.c.subscriber_id, selections.c.paper_seq).where(
-                    selections.c.paper_seq >= min_seq
-                )
-            ):
+            for r in conn.execute(query):
                 out[r.subscriber_id].add(r.paper_seq)
         return out
 

@@ -73,6 +73,7 @@ selections = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Index("ix_selections_subscriber_paper", "subscriber_id", "paper_seq"),
+    sa.Index("ix_selections_paper", "paper_seq"),
 )
 
 deliveries = sa.Table(

@@ -338,3 +338,12 @@ def test_worker_processes_deliver_every_subscriber_exactly_once(setup, tmp_path:
     assert set(statuses.values()) == {DeliveryStatus.SENT}
     assert len(list((tmp_path / "out").glob("s*/*/digest.eml"))) == 600
     assert pipeline.run().delivered == 0
+
+
+def test_a_reset_watermark_still_never_repeats_a_paper(setup) -> None:
+    pipeline = setup()
+    assert pipeline.run().delivered == 3
+    with pipeline.store.begin() as conn:
+        conn.execute(sa.text("UPDATE subscribers SET watermark = 0"))
+    again = pipeline.run()
+    assert again.delivered == 0 and set(again.skipped) == {"ada", "grace", "alan"}

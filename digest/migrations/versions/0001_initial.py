@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("reasons", sa.Text, nullable=False),
     )
     op.create_index("ix_selections_subscriber_paper", "selections", ["subscriber_id", "paper_seq"])
+    op.create_index("ix_selections_paper", "selections", ["paper_seq"])
     op.create_table(
         "deliveries",
         sa.Column("edition_id", sa.String(40), sa.ForeignKey("editions.id"), primary_key=True),
