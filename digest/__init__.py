@@ -19,6 +19,7 @@ from digest.components import (
     Source,
 )
 from digest.errors import DigestError, PluginError, SourceError
+from digest.fetch import Fetched, FetchError, SourceHTTP
 from digest.hookspecs import hookimpl
 from digest.identity import (
     canonical_id,
@@ -41,6 +42,8 @@ __all__ = [
     "Deliverer",
     "DelivererConfig",
     "DigestError",
+    "FetchError",
+    "Fetched",
     "Filter",
     "Mask",
     "PluginError",
@@ -51,6 +54,7 @@ __all__ = [
     "Site",
     "Source",
     "SourceError",
+    "SourceHTTP",
     "__version__",
     "canonical_id",
     "compile_html_fragment",

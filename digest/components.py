@@ -23,6 +23,8 @@ from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Sel
 if TYPE_CHECKING:
     import jinja2
 
+    from digest.fetch import SourceHTTP
+
 
 class ComponentConfig(BaseModel):
     """Base of every component's ``Config``: unknown keys are errors."""
@@ -87,6 +89,9 @@ class CollectContext:
     now: dt.datetime
     state: Mapping[str, str]
     pending_state: dict[str, str] = field(default_factory=dict)
+    #: the HTTP client for this source (:class:`digest.fetch.SourceHTTP`): conditional GET,
+    #: retries, rate limits and the SSRF guard included
+    http: SourceHTTP = field(default=None)  # type: ignore[assignment]
 
     def save(self, key: str, value: str) -> None:
         self.pending_state[key] = value
@@ -99,6 +104,15 @@ class Source(Component):
 
     def collect(self, context: CollectContext) -> Iterable[Paper]:
         raise NotImplementedError
+
+    def expects_papers(self, now: dt.datetime) -> bool | None:
+        """Whether an empty result at ``now`` would be suspicious.
+
+        ``True``: papers are expected (an empty or stale result is flagged); ``False``: an
+        empty result is normal (arXiv on a weekend or holiday); ``None`` (the default): judge
+        by this source's recent history.
+        """
+        return None
 
 
 class Filter(Component):

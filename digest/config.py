@@ -94,6 +94,43 @@ class DigestSettings(_Strict):
     template_dirs: tuple[Path, ...] = ()
 
 
+class HostLimitSettings(_Strict):
+    """``[fetch.hosts."<host>"]``: the politeness limit for one host."""
+
+    interval: float = Field(0.0, ge=0, description="seconds between requests")
+    connections: int = Field(4, ge=1, le=64, description="requests at once")
+
+
+class FetchSettings(_Strict):
+    """``[fetch]``: the one HTTP client every source uses."""
+
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    total_timeout: float = Field(120.0, gt=0)
+    max_bytes: int = Field(50_000_000, ge=1024, description="per response, after decompression")
+    max_redirects: int = Field(5, ge=0, le=20)
+    retries: int = Field(3, ge=0, le=10, description="on 429/503, timeouts, dropped connections")
+    backoff: float = Field(2.0, ge=0, description="wait backoff**attempt s without Retry-After")
+    max_retry_wait: float = Field(300.0, ge=0)
+    contact: str = Field("", description="put in the User-Agent: an email or URL to reach you")
+    allow: tuple[str, ...] = Field(
+        (), description="networks exempt from the private-address guard, e.g. 127.0.0.1/32"
+    )
+    hosts: dict[str, HostLimitSettings] = Field(default_factory=dict)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not a network or address: {item!r}") from None
+        return value
+
+
 class PluginSettings(_Strict):
     """``[plugins]``: which plugins to skip and whether plugin errors are fatal."""
 
@@ -156,6 +193,7 @@ class Settings(_Strict):
 
     digest: DigestSettings = Field(default_factory=DigestSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)

@@ -24,6 +24,7 @@ from digest.batch import Batch
 from digest.components import CollectContext, Runtime
 from digest.config import LoadedConfig
 from digest.errors import DigestError, PluginError
+from digest.fetch import Fetcher, SourceHTTP
 from digest.ledger import Claim, Ledger, Pending, StoredItem
 from digest.mail import MessageBuilder, message_id
 from digest.models import (
@@ -114,6 +115,18 @@ class Pipeline:
         self._clock: dict[str, float] = defaultdict(float)
         self._chunk_context: _ChunkContext | None = None
         self._opened_in: int | None = None  # the process whose deliverers are open
+        self._fetcher: Fetcher | None = None
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The process's one HTTP client, built on first use (sources that fetch nothing
+        never import httpx)."""
+        if self._fetcher is None:
+            from digest import __version__
+            from digest.fetch import Fetcher, policy_from_settings
+
+            self._fetcher = Fetcher(policy_from_settings(self.settings.fetch), version=__version__)
+        return self._fetcher
 
     def _tick(self, phase: str, since: float) -> float:
         now = time.perf_counter()
@@ -136,7 +149,11 @@ class Pipeline:
         seen = len(self.host.failures)
         self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
         self.sync_config_subscribers(now)
-        self._tick("collect", self._collect(now, tally))
+        try:
+            self._tick("collect", self._collect(now, tally))
+        finally:
+            if self._fetcher is not None:
+                self._fetcher.close()
         try:
             if not options.dry_run:
                 tally.resumed = self._resume(now, tally)
@@ -179,6 +196,7 @@ class Pipeline:
         started = time.perf_counter()
         for name, source in self.c.sources.items():
             context = CollectContext(now=now, state=self.store.source_state(name))
+            context.http = SourceHTTP(self.fetcher, context.state, context.save)
             try:
                 items = list(source.collect(context))
                 wrong = next((i for i in items if not isinstance(i, Paper)), None)

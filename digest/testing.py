@@ -31,6 +31,7 @@ from digest.components import (
     Site,
     Source,
 )
+from digest.fetch import Fetcher, FetchPolicy, HostLimit, SourceHTTP
 from digest.identity import canonical_id
 from digest.models import (
     Author,
@@ -61,6 +62,7 @@ __all__ = [
     "check_renderer",
     "check_source",
     "make_batch",
+    "make_context",
     "make_host",
     "make_paper",
     "make_runtime",
@@ -124,6 +126,37 @@ def make_batch(papers: Sequence[Paper] | None = None, *, now: dt.datetime = NOW)
     return Batch(papers, now=now)
 
 
+def make_context(
+    *,
+    now: dt.datetime = NOW,
+    state: dict[str, str] | None = None,
+    allow: Sequence[str] = ("127.0.0.0/8",),
+    interval: float = 0.0,
+    retries: int = 2,
+    fetcher: Fetcher | None = None,
+) -> CollectContext:
+    """A collect context with a real HTTP client that may reach local test servers.
+
+    ``allow`` exempts networks from the private-address guard; ``interval`` is the minimum
+    spacing of requests to one host (arXiv hosts keep their 3 s unless a ``fetcher`` with
+    another policy is passed). Pass ``state`` from an earlier context's ``pending_state`` to
+    test conditional GET.
+    """
+    if fetcher is None:
+        fetcher = Fetcher(
+            FetchPolicy(
+                allow=tuple(allow),
+                retries=retries,
+                backoff=0.05,
+                max_retry_wait=5.0,
+                default_limit=HostLimit(interval=interval, connections=4),
+            ),
+        )
+    context = CollectContext(now=now, state=dict(state or {}))
+    context.http = SourceHTTP(fetcher, context.state, context.save)
+    return context
+
+
 def make_runtime(tmp_path: Path, *, title: str = "Papers digest") -> Runtime:
     """A runtime writing under ``tmp_path`` with the bundled templates."""
     return Runtime(
@@ -184,10 +217,12 @@ def check_component_class(cls: type[Component]) -> None:
     assert cls.Config.model_config.get("extra") == "forbid", "Config must forbid unknown keys"
 
 
-def check_source(source: Source, *, now: dt.datetime = NOW) -> list[Paper]:
+def check_source(
+    source: Source, *, now: dt.datetime = NOW, context: CollectContext | None = None
+) -> list[Paper]:
     """``collect`` yields Papers with canonical ids and readable titles; returns them."""
     check_component_class(type(source))
-    papers = list(source.collect(CollectContext(now=now, state={})))
+    papers = list(source.collect(context or make_context(now=now)))
     for paper in papers:
         assert isinstance(paper, Paper), f"collect() yielded {type(paper).__name__}, not Paper"
         assert paper.id.kind in ("arxiv", "doi", "fp", "url"), f"bad id {paper.id}"

@@ -133,3 +133,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             "postgresql+psycopg://postgres@127.0.0.1:5432/test)"
         )
     yield from _postgres_schema_url(POSTGRES_URL)
+
+
+@pytest.fixture
+def fixture_server() -> Iterator[object]:
+    """A real HTTP server on 127.0.0.1 serving ../shared/fixtures (see tests/httpserver.py)."""
+    from httpserver import FIXTURES, FixtureServer
+
+    if not FIXTURES.is_dir():
+        pytest.skip(f"recorded fixtures not found at {FIXTURES}")
+    with FixtureServer() as server:
+        yield server

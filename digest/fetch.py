@@ -1,0 +1,456 @@
+"""The one HTTP client every plugin uses (ARCHITECTURE §4, invariant I5).
+
+httpx underneath, with what a polite, hardened crawler needs and a bare client lacks:
+timeouts (connect, read, total); a size cap counted *after* decompression, so a gzip bomb is
+stopped; redirects followed by hand, at most ``max_redirects``, each hop checked by an SSRF
+guard (loopback, private, link-local and reserved addresses refused unless allowed); a
+User-Agent naming the project and the operator's contact; conditional GET; retries with
+backoff honouring ``Retry-After`` on 429/503 (and on timeouts and dropped connections); and
+per-host rate limits shared by every plugin in the process (arXiv: one request per 3 s, one
+connection at a time).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from digest.errors import SourceError
+
+log = logging.getLogger("digest.fetch")
+
+#: arXiv's terms: no more than one request every three seconds, a single connection.
+ARXIV_HOSTS = ("export.arxiv.org", "rss.arxiv.org", "arxiv.org", "www.arxiv.org")
+RETRY_STATUSES = frozenset({429, 503})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class FetchError(SourceError):
+    """A request failed; the message names the URL. ``status``/``content`` when there was
+    an HTTP reply (e.g. arXiv's error feed comes with HTTP 400)."""
+
+    def __init__(self, message: str, *, status: int | None = None, content: bytes = b"") -> None:
+        super().__init__(message)
+        self.status = status
+        self.content = content
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fetched:
+    """A successful reply: the final URL, status, headers and the decompressed body."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    not_modified: bool = False
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostLimit:
+    """At most ``connections`` requests at once and one every ``interval`` seconds."""
+
+    interval: float = 0.0
+    connections: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchPolicy:
+    """Everything configurable about fetching (``[fetch]`` in the config)."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 120.0
+    max_bytes: int = 50_000_000
+    max_redirects: int = 5
+    retries: int = 3
+    backoff: float = 2.0
+    max_retry_wait: float = 300.0
+    contact: str = ""
+    allow: Sequence[str] = ()  # networks or hosts exempt from the SSRF guard ("127.0.0.1/32")
+    hosts: Mapping[str, HostLimit] = field(default_factory=dict)
+    default_limit: HostLimit = HostLimit()
+
+    def limit_for(self, host: str) -> HostLimit:
+        if host in self.hosts:
+            return self.hosts[host]
+        if host in ARXIV_HOSTS or host.endswith(".arxiv.org"):
+            return HostLimit(interval=3.0, connections=1)
+        return self.default_limit
+
+
+class _HostGate:
+    """Per-host concurrency and spacing, shared by every thread of the process."""
+
+    def __init__(self, limit: HostLimit, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(max(1, limit.connections))
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._clock = clock
+
+    @contextmanager
+    def turn(self, sleep: Callable[[float], None]) -> Iterator[None]:
+        with self._slots:
+            with self._lock:
+                now = self._clock()
+                start = max(now, self._next)
+                self._next = start + self.limit.interval
+            if start > now:
+                sleep(start - now)
+            yield
+
+
+class Fetcher:
+    """One per process; thread-safe. Use :meth:`get`, or ``context.http.get`` in a source."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        version: str = "0",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        resolve: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        self.policy = policy or FetchPolicy()
+        contact = f"; {self.policy.contact}" if self.policy.contact else ""
+        self.user_agent = (
+            f"papers-digest/{version} (+https://pypi.org/project/papers-digest/{contact})"
+        )
+        self._clock = clock
+        self._sleep = sleep
+        self._resolve = resolve or _resolve
+        self._gates: dict[str, _HostGate] = {}
+        self._gates_lock = threading.Lock()
+        self._allowed = [_network(a) for a in self.policy.allow]
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Fetched:
+        """GET ``url``; raise :class:`FetchError` with a one-line message on any failure.
+
+        ``etag``/``last_modified`` make the request conditional; a 304 comes back as
+        ``Fetched(not_modified=True, content=b"")``.
+        """
+        if params:
+            url = str(httpx.URL(url, params=dict(params)))
+        request_headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"}
+        if accept:
+            request_headers["Accept"] = accept
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        request_headers.update(headers or {})
+        deadline = self._clock() + self.policy.total_timeout
+        attempt = 0
+        while True:
+            try:
+                return self._follow(url, request_headers, deadline)
+            except _Retry as retry:
+                attempt += 1
+                if attempt > self.policy.retries:
+                    raise FetchError(
+                        f"{url}: {retry.reason} (gave up after {attempt} attempts)",
+                        status=retry.status,
+                        content=retry.content,
+                    ) from None
+                wait = retry.wait if retry.wait is not None else self.policy.backoff**attempt
+                wait = min(wait, self.policy.max_retry_wait)
+                if self._clock() + wait > deadline:
+                    raise FetchError(
+                        f"{url}: {retry.reason}; retrying in {wait:.0f} s would pass the "
+                        f"{self.policy.total_timeout:.0f} s limit",
+                        status=retry.status,
+                        content=retry.content,
+                    ) from None
+                log.info("%s: %s; retrying in %.1f s", url, retry.reason, wait)
+                self._sleep(wait)
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                p = self.policy
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
+                    follow_redirects=False,
+                    trust_env=False,
+                )
+            return self._client
+
+    def _gate(self, host: str) -> _HostGate:
+        with self._gates_lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = self._gates[host] = _HostGate(self.policy.limit_for(host), self._clock)
+            return gate
+
+    def _follow(self, url: str, headers: dict[str, str], deadline: float) -> Fetched:
+        current = url
+        for _hop in range(self.policy.max_redirects + 1):
+            self._guard(url, current)
+            status, reply_headers, content, location = self._once(url, current, headers, deadline)
+            if location is None:
+                if status == 304:
+                    return Fetched(
+                        url=current,
+                        status=304,
+                        headers=reply_headers,
+                        content=b"",
+                        not_modified=True,
+                    )
+                if 200 <= status < 300:
+                    return Fetched(
+                        url=current, status=status, headers=reply_headers, content=content
+                    )
+                raise FetchError(
+                    f"{url}: HTTP {status} {_reason(status)}", status=status, content=content
+                )
+            current = urljoin(current, location)
+        raise FetchError(f"{url}: more than {self.policy.max_redirects} redirects")
+
+    def _once(
+        self, origin: str, url: str, headers: Mapping[str, str], deadline: float
+    ) -> tuple[int, Mapping[str, str], bytes, str | None]:
+        host = urlsplit(url).hostname or ""
+        with self._gate(host).turn(self._sleep):
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise FetchError(f"{origin}: no reply within {self.policy.total_timeout:.0f} s")
+            try:
+                with self._http().stream("GET", url, headers=headers) as response:
+                    status = response.status_code
+                    reply_headers = {k.lower(): v for k, v in response.headers.items()}
+                    if status in REDIRECTS and "location" in reply_headers:
+                        return status, reply_headers, b"", reply_headers["location"]
+                    if status in RETRY_STATUSES:
+                        body = self._read(origin, response, deadline, limit=65_536)
+                        raise _Retry(
+                            f"HTTP {status} {_reason(status)}",
+                            wait=_retry_after(reply_headers.get("retry-after")),
+                            status=status,
+                            content=body,
+                        )
+                    body = b"" if status == 304 else self._read(origin, response, deadline)
+                    return status, reply_headers, body, None
+            except httpx.TimeoutException as error:
+                kind = "connect" if isinstance(error, httpx.ConnectTimeout) else "read"
+                timeout = (
+                    self.policy.connect_timeout if kind == "connect" else self.policy.read_timeout
+                )
+                raise _Retry(f"{kind} timeout after {timeout:g} s") from None
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+                raise _Retry(f"connection dropped ({type(error).__name__})") from None
+            except httpx.ConnectError as error:
+                raise FetchError(f"{origin}: cannot connect to {host}: {_first(error)}") from None
+            except httpx.DecodingError as error:
+                raise FetchError(f"{origin}: undecodable response ({_first(error)})") from None
+            except httpx.HTTPError as error:
+                raise FetchError(f"{origin}: {type(error).__name__}: {_first(error)}") from None
+
+    def _read(
+        self, origin: str, response: httpx.Response, deadline: float, limit: int | None = None
+    ) -> bytes:
+        """The decompressed body, refusing more than ``max_bytes`` (a gzip bomb stops here)."""
+        cap = limit or self.policy.max_bytes
+        declared = response.headers.get("content-length")
+        if (
+            limit is None
+            and declared
+            and declared.isdigit()
+            and "content-encoding" not in response.headers
+            and int(declared) > cap
+        ):
+            raise FetchError(f"{origin}: body of {int(declared):,} bytes exceeds {cap:,}")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes(chunk_size=65_536):
+            size += len(chunk)
+            if size > cap:
+                if limit is not None:
+                    break
+                raise FetchError(
+                    f"{origin}: body exceeds {cap:,} bytes after decompression; stopped reading"
+                )
+            if self._clock() > deadline:
+                raise FetchError(
+                    f"{origin}: no complete reply within {self.policy.total_timeout:.0f} s"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _guard(self, origin: str, url: str) -> None:
+        """Refuse non-HTTP schemes and hosts resolving to internal addresses (every hop)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"{origin}: refusing {parts.scheme or 'relative'} URL {url!r}")
+        host = parts.hostname or ""
+        if not host:
+            raise FetchError(f"{origin}: no host in {url!r}")
+        if host in self.policy.allow:
+            return
+        try:
+            addresses = self._resolve(host)
+        except OSError as error:
+            raise FetchError(f"{origin}: cannot resolve {host}: {error}") from None
+        for text in addresses:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+            if any(address in net for net in self._allowed):
+                continue
+            if not address.is_global or address.is_multicast:
+                where = "" if url == origin else f" (redirected to {url})"
+                raise FetchError(
+                    f"{origin}: {host} resolves to {address}, a private, loopback or "
+                    f"link-local address{where}; refused (allow it under [fetch] allow)"
+                )
+
+
+class _Retry(Exception):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        wait: float | None = None,
+        status: int | None = None,
+        content: bytes = b"",
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.status = status
+        self.content = content
+
+
+def _resolve(host: str) -> list[str]:
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(text, strict=False)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _reason(status: int) -> str:
+    try:
+        from http import HTTPStatus
+
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _first(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+@dataclass(slots=True)
+class SourceHTTP:
+    """``context.http`` for one source: conditional GET with validators kept in its state.
+
+    Validators are saved through ``save`` (the source's pending state), which the core
+    persists only after the papers are stored (invariant I3).
+    """
+
+    fetcher: Fetcher
+    state: Mapping[str, str]
+    save: Callable[[str, str], None]
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        conditional: bool = True,
+        accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
+        key = str(httpx.URL(url, params=dict(params))) if params else url
+        etag = self.state.get(f"http.etag {key}") if conditional else None
+        modified = self.state.get(f"http.modified {key}") if conditional else None
+        fetched = self.fetcher.get(
+            url, params=params, headers=headers, accept=accept, etag=etag, last_modified=modified
+        )
+        if conditional and not fetched.not_modified:
+            if fetched.etag:
+                self.save(f"http.etag {key}", fetched.etag)
+            if fetched.last_modified:
+                self.save(f"http.modified {key}", fetched.last_modified)
+        return fetched
+
+
+def policy_from_settings(settings: Any) -> FetchPolicy:
+    """Build the policy from ``[fetch]`` settings (see :class:`digest.config.FetchSettings`)."""
+    return FetchPolicy(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        total_timeout=settings.total_timeout,
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        retries=settings.retries,
+        backoff=settings.backoff,
+        max_retry_wait=settings.max_retry_wait,
+        contact=settings.contact,
+        allow=tuple(settings.allow),
+        hosts={
+            host: HostLimit(interval=limit.interval, connections=limit.connections)
+            for host, limit in settings.hosts.items()
+        },
+    )

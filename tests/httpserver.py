@@ -1,0 +1,161 @@
+"""A real HTTP server on 127.0.0.1 for source tests: recorded fixtures plus scripted replies.
+
+Files under ``../shared/fixtures`` are served as they are (with ETag / Last-Modified and
+304s); ``route()`` scripts any other reply — a status, headers, a body, a delay, a redirect —
+so tests go through real sockets and the real HTTP client, never a mocked library.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http.server
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+CONTENT_TYPES = {".xml": "application/xml; charset=utf-8", ".json": "application/json"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it."""
+
+    at: float
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]
+
+
+@dataclass
+class Reply:
+    """A scripted reply; ``body`` may be bytes or a fixture path relative to the root."""
+
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before the headers are sent
+    stall: float = 0.0  # seconds after the first 10 bytes of the body (read timeouts)
+
+
+Handler = Callable[[Request], Reply]
+
+
+class FixtureServer:
+    """Threaded HTTP server; ``url(path)`` gives a full URL for a path on it."""
+
+    def __init__(self, root: Path = FIXTURES) -> None:
+        self.root = root
+        self.requests: list[Request] = []
+        self._routes: list[tuple[str, Mapping[str, str], Handler]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class _Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                server._handle(self)
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FixtureServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def route(
+        self,
+        path: str,
+        reply: Reply | Handler,
+        *,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer GET ``path`` (when its query contains ``query``) with ``reply``.
+
+        Later routes win over earlier ones, and every route wins over the fixture files.
+        """
+        handler: Handler = reply if callable(reply) else (lambda _r, reply=reply: reply)
+        with self._lock:
+            self._routes.insert(0, (path, dict(query or {}), handler))
+
+    def hits(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        request = Request(
+            at=time.monotonic(),
+            method=h.command,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in h.headers.items()},
+        )
+        with self._lock:
+            self.requests.append(request)
+            routes = list(self._routes)
+        for path, query, handler in routes:
+            if path == request.path and all(request.query.get(k) == v for k, v in query.items()):
+                self._send(h, handler(request))
+                return
+        self._send(h, self._file(request))
+
+    def _file(self, request: Request) -> Reply:
+        path = (self.root / request.path.lstrip("/")).resolve()
+        if not path.is_file() or self.root.resolve() not in path.parents:
+            return Reply(status=404, body=b"not found", headers={"Content-Type": "text/plain"})
+        data = path.read_bytes()
+        etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
+        modified = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
+        headers = {
+            "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+            "ETag": etag,
+            "Last-Modified": modified,
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Reply(status=304, headers=headers)
+        return Reply(status=200, body=data, headers=headers)
+
+    def _send(self, h: http.server.BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.delay:
+            time.sleep(reply.delay)
+        body = reply.body
+        if isinstance(body, str):
+            body = (self.root / body).read_bytes()
+        h.send_response(reply.status)
+        headers = {"Content-Length": str(len(body)), **reply.headers}
+        for name, value in headers.items():
+            h.send_header(name, value)
+        h.end_headers()
+        if reply.status == 304 or not body:
+            return
+        try:
+            if reply.stall:
+                h.wfile.write(body[:10])
+                h.wfile.flush()
+                time.sleep(reply.stall)
+                h.wfile.write(body[10:])
+            else:
+                h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
