@@ -110,6 +110,8 @@ def _summary(report: Any, loaded: Any, default: bool, seconds: float) -> None:
                 f"Source {s.name}: {s.collected} papers collected ({s.new} new, "
                 f"{s.updated} updated)"
             )
+            if s.flag:
+                echo(f"Warning: source {s.name}: {s.flag}")
     if report.resumed:
         echo(f"Resumed {report.resumed} interrupted deliveries from earlier editions")
     verb = "Would deliver" if report.dry_run else "Delivered"
@@ -320,19 +322,24 @@ def make_cli() -> click.Group:
     @cli.command()
     @config_option
     def sources(config: Path | None, strict: bool) -> None:
-        """Show each source's health: last success, last error, papers last collected."""
+        """Show each source's health: last success and error, papers per run, warnings."""
         ctx = _Context(config, strict)
-        health = {h["source"]: h for h in ctx.store.source_health()}
+        health = {h.source: h for h in ctx.store.source_health()}
         for name in ctx.loaded.settings.sources:
             h = health.get(name)
             if h is None:
                 click.echo(f"{name}: never run")
                 continue
-            ok = h["last_success"].isoformat(timespec="seconds") if h["last_success"] else "never"
-            line = f"{name}: last success {ok}, {h['last_collected']} papers"
-            if h["last_error"]:
-                line += f"; last error {h['last_error_at']:%Y-%m-%d %H:%M}: {h['last_error']}"
-            click.echo(line)
+            state = "FAILING" if h.failing else ("WARNING" if h.flag else "ok")
+            ok = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if h.last_success else "never"
+            recent = ", ".join(map(str, h.recent[:5])) or "-"
+            click.echo(
+                f"{name}: {state}; last success {ok}; papers per run (newest first): {recent}"
+            )
+            if h.last_error:
+                click.echo(f"  last error {h.last_error_at:%Y-%m-%d %H:%M} UTC: {h.last_error}")
+            if h.flag:
+                click.echo(f"  warning: {h.flag}")
 
     try:
         from digest.plugins import PluginHost

@@ -223,6 +223,8 @@ class SourceReport:
     new: int = 0
     updated: int = 0
     error: str | None = None
+    #: a health warning: empty or stale when papers were expected
+    flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from digest.batch import Batch
-from digest.components import CollectContext, Runtime
+from digest.components import CollectContext, Runtime, Source
 from digest.config import LoadedConfig
 from digest.errors import DigestError, PluginError
 from digest.fetch import Fetcher, SourceHTTP
@@ -42,6 +42,7 @@ from digest.models import (
     Subscriber,
 )
 from digest.plugins import PluginFailure, PluginHost
+from digest.scheduler import next_fire
 from digest.select import Selector
 from digest.store import Store, StoredSubscriber, utcnow
 from digest.tokens import Tokens
@@ -80,14 +81,9 @@ def is_due(stored: StoredSubscriber, now: dt.datetime) -> bool:
     """Due when the subscriber's cron schedule fired since their last edition."""
     if stored.last_edition_at is None:
         return True
-    from zoneinfo import ZoneInfo
-
-    from apscheduler.triggers.cron import CronTrigger
-
     sub = stored.subscriber
-    trigger = CronTrigger.from_crontab(sub.schedule, timezone=ZoneInfo(sub.timezone))
-    next_fire = trigger.get_next_fire_time(None, stored.last_edition_at)
-    return next_fire is not None and next_fire <= now
+    fire = next_fire(sub.schedule, sub.timezone, after=stored.last_edition_at)
+    return fire is not None and fire <= now
 
 
 class Pipeline:
@@ -209,6 +205,7 @@ class Pipeline:
                 self.store.record_source_run(name, now=now, collected=0, new=0, error=message)
                 continue
             result = self.store.upsert_papers(items, source=name, now=now)
+            flag = self._health_flag(source, name, now, collected=len(items), new=result.new)
             # The source's state advances only now that its papers are stored (I3).
             self.store.record_source_run(
                 name,
@@ -217,13 +214,45 @@ class Pipeline:
                 new=result.new,
                 error=None,
                 state=context.pending_state,
+                flag=flag,
             )
             tally.sources.append(
                 SourceReport(
-                    name=name, collected=len(items), new=result.new, updated=result.updated
+                    name=name,
+                    collected=len(items),
+                    new=result.new,
+                    updated=result.updated,
+                    flag=flag,
                 )
             )
         return started
+
+    def _health_flag(
+        self, source: Source, name: str, now: dt.datetime, *, collected: int, new: int
+    ) -> str | None:
+        """A warning when a source is empty or stale while papers were expected.
+
+        The source says whether it expects papers now (arXiv: its announcement calendar);
+        otherwise its recent history decides. An expected-empty day is not flagged.
+        """
+        try:
+            expects = source.expects_papers(now)
+        except Exception as error:
+            log.debug("sources.%s expects_papers failed", name, exc_info=error)
+            expects = None
+        if expects is False:
+            return None
+        history = self.store.recent_runs(name, limit=7)
+        usually = sorted(c for c, _ in history)[len(history) // 2] if history else 0
+        if collected == 0:
+            if expects:
+                return "no papers on a day with an announcement (empty or unchanged feed)"
+            if usually > 0:
+                return f"no papers, although its recent runs returned ~{usually}"
+            return None
+        if expects and new == 0 and history and history[0][1] > 0:
+            return "stale: only papers already seen, on a day with an announcement"
+        return None
 
     # -- deliver ------------------------------------------------------------------------------
 

@@ -107,6 +107,7 @@ source_runs = sa.Table(
     sa.Column("collected", sa.Integer, nullable=False),
     sa.Column("new", sa.Integer, nullable=False),
     sa.Column("error", sa.Text),
+    sa.Column("flag", sa.Text),
 )
 
 feedback = sa.Table(
@@ -264,6 +265,20 @@ class StoredSubscriber:
     watermark: int
     unsubscribed: bool
     last_edition_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceHealth:
+    """What ``digest sources`` and ``/healthz`` show for one source."""
+
+    source: str
+    last_success: dt.datetime | None
+    last_collected: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    recent: tuple[int, ...]  # papers per successful run, newest first
+    flag: str | None  # the latest run's warning
+    failing: bool  # the latest run failed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -578,12 +593,13 @@ class Store:
         new: int,
         error: str | None,
         state: Mapping[str, str] | None = None,
+        flag: str | None = None,
     ) -> None:
         """Record a source's run and, only on success, its new state (I3)."""
         with self.engine.begin() as conn:
             conn.execute(
                 source_runs.insert().values(
-                    source=source, at=now, collected=collected, new=new, error=error
+                    source=source, at=now, collected=collected, new=new, error=error, flag=flag
                 )
             )
             for key, value in (state or {}).items():
@@ -594,30 +610,55 @@ class Store:
                 )
                 conn.execute(source_state.insert().values(source=source, key=key, value=value))
 
-    def source_health(self) -> list[dict[str, Any]]:
+    def recent_runs(self, source: str, *, limit: int = 10) -> list[tuple[int, int]]:
+        """(collected, new) of the source's last successful runs, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(source_runs).order_by(source_runs.c.source, source_runs.c.id)
+                sa.select(source_runs.c.collected, source_runs.c.new)
+                .where(source_runs.c.source == source, source_runs.c.error.is_(None))
+                .order_by(source_runs.c.id.desc())
+                .limit(limit)
             ).all()
-        health: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            h = health.setdefault(
-                r.source,
-                {
-                    "source": r.source,
-                    "last_success": None,
-                    "last_error": None,
-                    "last_error_at": None,
-                    "last_collected": 0,
-                    "runs": 0,
-                },
-            )
-            h["runs"] += 1
-            if r.error:
-                h["last_error"], h["last_error_at"] = r.error, _aware(r.at)
-            else:
-                h["last_success"], h["last_collected"] = _aware(r.at), r.collected
-        return list(health.values())
+        return [(r.collected, r.new) for r in rows]
+
+    def source_health(self) -> list[SourceHealth]:
+        """Per source: last success and error, recent items per run, the latest warning."""
+        out = []
+        with self.engine.connect() as conn:
+            names = conn.execute(sa.select(source_runs.c.source).distinct()).scalars().all()
+            for name in sorted(names):
+                runs = source_runs.c
+                recent = conn.execute(
+                    sa.select(runs.at, runs.collected, runs.new, runs.error, runs.flag)
+                    .where(runs.source == name)
+                    .order_by(runs.id.desc())
+                    .limit(10)
+                ).all()
+                success = conn.execute(
+                    sa.select(runs.at, runs.collected)
+                    .where(runs.source == name, runs.error.is_(None))
+                    .order_by(runs.id.desc())
+                    .limit(1)
+                ).first()
+                failure = conn.execute(
+                    sa.select(runs.at, runs.error)
+                    .where(runs.source == name, runs.error.is_not(None))
+                    .order_by(runs.id.desc())
+                    .limit(1)
+                ).first()
+                out.append(
+                    SourceHealth(
+                        source=name,
+                        last_success=_aware(success.at) if success else None,
+                        last_collected=success.collected if success else 0,
+                        last_error=failure.error if failure else None,
+                        last_error_at=_aware(failure.at) if failure else None,
+                        recent=tuple(r.collected for r in recent if r.error is None),
+                        flag=recent[0].flag if recent else None,
+                        failing=bool(recent and recent[0].error),
+                    )
+                )
+        return out
 
 
 def execute_many(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,8 +37,12 @@ class JsonLinesSource(Source):
     class Config(ComponentConfig):
         file: Path
         fail: bool = Field(False, description="raise instead of collecting")
+        expects: bool | None = Field(None, description="what expects_papers() answers")
 
     config: Config
+
+    def expects_papers(self, now: dt.datetime) -> bool | None:
+        return self.config.expects
 
     def collect(self, context: CollectContext) -> Iterable[Paper]:
         if self.config.fail:

@@ -96,7 +96,8 @@ def test_source_state_is_saved_only_with_a_successful_run(store: Store) -> None:
     store.record_source_run("arxiv", now=utcnow(), collected=0, new=0, error="HTTP 503")
     assert store.source_state("arxiv") == {"etag": '"abc"'}
     (health,) = store.source_health()
-    assert health["last_error"] == "HTTP 503" and health["last_collected"] == 10
+    assert health.last_error == "HTTP 503" and health.last_collected == 10
+    assert health.failing and health.recent == (10,)
 
 
 def test_a_bad_database_url_is_one_line() -> None:

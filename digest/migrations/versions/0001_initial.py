@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("collected", sa.Integer, nullable=False),
         sa.Column("new", sa.Integer, nullable=False),
         sa.Column("error", sa.Text),
+        sa.Column("flag", sa.Text),
     )
     op.create_table(
         "feedback",

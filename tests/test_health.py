@@ -1,0 +1,112 @@
+"""Source health: expected-empty days are quiet, unexpectedly empty or stale sources flagged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import CliResult
+from digest.scheduler import arxiv_feed_has_papers
+from digest.testing import make_paper
+from helpers import build_pipeline, write_papers
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("2026-11-23T12:00", True),  # Monday: Sunday evening's announcement
+        ("2026-11-26T12:00", True),  # Thanksgiving Thursday: Wednesday's announcement
+        ("2026-11-27T12:00", False),  # Friday after the Thanksgiving evening: none
+        ("2026-11-28T12:00", False),  # Saturday
+        ("2026-11-29T12:00", False),  # Sunday
+        ("2026-11-30T03:00", False),  # still Sunday 22:00 in New York
+        ("2026-11-30T06:00", True),  # Monday 01:00 in New York
+        ("2026-01-02T15:00", False),  # after New Year's Day
+        ("2026-01-20T15:00", False),  # after Martin Luther King Jr. Day
+        ("2026-01-21T15:00", True),
+    ],
+)
+def test_the_arxiv_announcement_calendar(when: str, expected: bool) -> None:
+    assert arxiv_feed_has_papers(at(when)) is expected
+
+
+CONFIG = """
+[digest]
+state_dir = "state"
+output_dir = "out"
+
+[sources.watched]
+component = "jsonl"
+file = "papers.jsonl"
+{expects}
+
+[subscribers.ada]
+channels = []
+"""
+
+
+def _pipeline(tmp_path: Path, expects: str = ""):
+    (tmp_path / "config.toml").write_text(CONFIG.format(expects=expects))
+    return build_pipeline(tmp_path / "config.toml")
+
+
+def _report(pipeline):
+    (report,) = pipeline.run().sources
+    return report
+
+
+def test_empty_on_an_announcement_day_is_flagged(tmp_path: Path) -> None:
+    write_papers(tmp_path / "papers.jsonl", [])
+    report = _report(_pipeline(tmp_path, "expects = true"))
+    assert report.flag == "no papers on a day with an announcement (empty or unchanged feed)"
+
+
+def test_empty_on_an_expected_empty_day_is_quiet(tmp_path: Path) -> None:
+    write_papers(tmp_path / "papers.jsonl", [])
+    assert _report(_pipeline(tmp_path, "expects = false")).flag is None
+
+
+def test_a_source_that_usually_has_papers_is_flagged_when_empty(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path)
+    for n in range(3):
+        write_papers(
+            tmp_path / "papers.jsonl", [make_paper(f"2411.0{n}001"), make_paper(f"2411.0{n}002")]
+        )
+        assert _report(pipeline).flag is None
+    write_papers(tmp_path / "papers.jsonl", [])
+    assert _report(pipeline).flag == "no papers, although its recent runs returned ~2"
+
+
+def test_a_stale_feed_is_flagged(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path, "expects = true")
+    write_papers(tmp_path / "papers.jsonl", [make_paper("2411.00001")])
+    assert _report(pipeline).flag is None
+    assert (
+        _report(pipeline).flag == "stale: only papers already seen, on a day with an announcement"
+    )
+
+
+def test_digest_sources_shows_health(
+    tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_papers(tmp_path / "papers.jsonl", [])
+    _pipeline(tmp_path, "expects = true").run()
+    import digest.plugins
+    from helpers import TestPlugin
+
+    original = digest.plugins.PluginHost.__init__
+
+    def with_test_plugin(self, **kwargs):  # the CLI builds its own host
+        original(self, **{**kwargs, "extra": [("tests", TestPlugin())]})
+
+    monkeypatch.setattr(digest.plugins.PluginHost, "__init__", with_test_plugin)
+    out = cli("sources", "--config", str(tmp_path / "config.toml")).out
+    assert out.startswith("watched: WARNING; last success ")
+    assert "warning: no papers on a day with an announcement" in out
