@@ -9,7 +9,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from conftest import CliResult
-from digest.config import DigestSettings, PluginSettings, SubscriberSettings
+from digest.config import (
+    DigestSettings,
+    FetchSettings,
+    HostLimitSettings,
+    PluginSettings,
+    SubscriberSettings,
+)
 from digest.plugins import PluginHost
 
 ROOT = Path(__file__).parent.parent
@@ -23,7 +29,20 @@ def _keys(model: type[BaseModel]) -> set[str]:
 def test_config_example_documents_every_key() -> None:
     text = EXAMPLE.read_text("utf-8")
     lines = [line.lstrip("# ").split("=")[0].strip() for line in text.splitlines()]
-    for model in (DigestSettings, PluginSettings, SubscriberSettings):
+    # Keys that are tables (``[fetch.hosts."example.org"]``) count too.
+    lines += [
+        part.strip('[]"')
+        for line in text.splitlines()
+        if line.startswith("[")
+        for part in line.split(".")
+    ]
+    for model in (
+        DigestSettings,
+        PluginSettings,
+        SubscriberSettings,
+        FetchSettings,
+        HostLimitSettings,
+    ):
         missing = _keys(model) - set(lines)
         assert not missing, f"config.example.toml lacks {model.__name__} keys {missing}"
     host = PluginHost()
