@@ -163,8 +163,8 @@ class Fetcher:
         ``etag``/``last_modified`` make the request conditional; a 304 comes back as
         ``Fetched(not_modified=True, content=b"")``.
         """
-        if params:
-            url = str(httpx.URL(url, params=dict(params)))
+        if params:  # merged with any query the URL already has
+            url = str(httpx.URL(url).copy_merge_params(dict(params)))
         request_headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"}
         if accept:
             request_headers["Accept"] = accept
@@ -422,7 +422,7 @@ class SourceHTTP:
         accept: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Fetched:
-        key = str(httpx.URL(url, params=dict(params))) if params else url
+        key = str(httpx.URL(url).copy_merge_params(dict(params))) if params else url
         etag = self.state.get(f"http.etag {key}") if conditional else None
         modified = self.state.get(f"http.modified {key}") if conditional else None
         fetched = self.fetcher.get(

@@ -11,6 +11,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from digest.models import Paper, PaperId
 from digest.text import safe_url
@@ -85,11 +86,13 @@ def normalize_doi(text: str) -> str | None:
     >>> normalize_doi("https://doi.org/10.1145/3404835.3462891")
     '10.1145/3404835.3462891'
     """
-    text = _DOI_PREFIX.sub("", text.strip())
+    text = _DOI_PREFIX.sub("", unquote(text.strip()))
     match = _DOI.search(text)
     if not match:
         return None
-    return match.group(1).rstrip(".,;)").lower()
+    # Journal links append tracking queries and fragments ("?af=R"): not part of the DOI.
+    doi = re.split(r"[?#]", match.group(1), maxsplit=1)[0]
+    return doi.rstrip(".,;)").lower() or None
 
 
 def _fold(text: str) -> str:

@@ -59,6 +59,8 @@ def test_arxiv_ids_are_found_inside_announcement_text() -> None:
         ("https://doi.org/10.1038/S41586-020-2649-2", "10.1038/s41586-020-2649-2"),
         ("doi:10.1000/xyz123.", "10.1000/xyz123"),
         ("http://dx.doi.org/10.1000/ABC", "10.1000/abc"),
+        ("https://pubs.acs.org/doi/10.1021/jacs.4c01234?af=R", "10.1021/jacs.4c01234"),
+        ("https://doi.org/10.1000/a%2Fb#section", "10.1000/a/b"),
         ("not a doi", None),
     ],
 )
