@@ -51,6 +51,8 @@ from digest.wiring import Components
 log = logging.getLogger("digest.pipeline")
 
 CHUNK = 256
+#: a source polled again within this time may legitimately have nothing new
+SAME_DAY = dt.timedelta(hours=20)
 FEED_HISTORY_EDITIONS = 10
 
 
@@ -243,14 +245,20 @@ class Pipeline:
         if expects is False:
             return None
         history = self.store.recent_runs(name, limit=7)
-        usually = sorted(c for c, _ in history)[len(history) // 2] if history else 0
+        usually = sorted(c for _, c, _ in history)[len(history) // 2] if history else 0
+        # A feed that changes daily may be unchanged (a 304, the same batch) when polled again
+        # the same day; only a day without anything is suspicious.
+        last_papers = next((at for at, c, _ in history if c > 0), None)
+        last_new = next((at for at, _, n in history if n > 0), None)
         if collected == 0:
+            if last_papers is not None and now - last_papers < SAME_DAY:
+                return None
             if expects:
                 return "no papers on a day with an announcement (empty or unchanged feed)"
             if usually > 0:
                 return f"no papers, although its recent runs returned ~{usually}"
             return None
-        if expects and new == 0 and history and history[0][1] > 0:
+        if expects and new == 0 and last_new is not None and now - last_new >= SAME_DAY:
             return "stale: only papers already seen, on a day with an announcement"
         return None
 

@@ -610,16 +610,16 @@ class Store:
                 )
                 conn.execute(source_state.insert().values(source=source, key=key, value=value))
 
-    def recent_runs(self, source: str, *, limit: int = 10) -> list[tuple[int, int]]:
-        """(collected, new) of the source's last successful runs, newest first."""
+    def recent_runs(self, source: str, *, limit: int = 10) -> list[tuple[dt.datetime, int, int]]:
+        """(at, collected, new) of the source's last successful runs, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(source_runs.c.collected, source_runs.c.new)
+                sa.select(source_runs.c.at, source_runs.c.collected, source_runs.c.new)
                 .where(source_runs.c.source == source, source_runs.c.error.is_(None))
                 .order_by(source_runs.c.id.desc())
                 .limit(limit)
             ).all()
-        return [(r.collected, r.new) for r in rows]
+        return [(_aware(r.at) or r.at, r.collected, r.new) for r in rows]
 
     def source_health(self) -> list[SourceHealth]:
         """Per source: last success and error, recent items per run, the latest warning."""

@@ -57,8 +57,14 @@ def _pipeline(tmp_path: Path, expects: str = ""):
     return build_pipeline(tmp_path / "config.toml")
 
 
-def _report(pipeline):
-    (report,) = pipeline.run().sources
+DAY1 = at("2026-11-23T12:00")
+
+
+def _report(pipeline, day: int = 0, hours: int = 0):
+    from digest.pipeline import RunOptions
+
+    now = DAY1 + dt.timedelta(days=day, hours=hours)
+    (report,) = pipeline.run(RunOptions(now=now)).sources
     return report
 
 
@@ -79,18 +85,19 @@ def test_a_source_that_usually_has_papers_is_flagged_when_empty(tmp_path: Path) 
         write_papers(
             tmp_path / "papers.jsonl", [make_paper(f"2411.0{n}001"), make_paper(f"2411.0{n}002")]
         )
-        assert _report(pipeline).flag is None
+        assert _report(pipeline, day=n).flag is None
     write_papers(tmp_path / "papers.jsonl", [])
-    assert _report(pipeline).flag == "no papers, although its recent runs returned ~2"
+    assert _report(pipeline, day=2, hours=3).flag is None, "polled again the same day"
+    assert _report(pipeline, day=3).flag == "no papers, although its recent runs returned ~2"
 
 
 def test_a_stale_feed_is_flagged(tmp_path: Path) -> None:
     pipeline = _pipeline(tmp_path, "expects = true")
     write_papers(tmp_path / "papers.jsonl", [make_paper("2411.00001")])
     assert _report(pipeline).flag is None
-    assert (
-        _report(pipeline).flag == "stale: only papers already seen, on a day with an announcement"
-    )
+    assert _report(pipeline, hours=6).flag is None, "the same batch again the same day is fine"
+    stale = _report(pipeline, day=1)
+    assert stale.flag == "stale: only papers already seen, on a day with an announcement"
 
 
 def test_digest_sources_shows_health(

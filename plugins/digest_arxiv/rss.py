@@ -1,0 +1,328 @@
+"""arXiv's daily announcement feeds (``rss.arxiv.org/{rss,atom}/<cats>``) → papers.
+
+The fast path reads RSS 2.0 and Atom with lxml in one pass over each item's children (about
+ten times faster than feedparser on a 2,000-item feed); a document lxml cannot read falls back
+to feedparser, under the rules of :func:`~digest_arxiv.common.feedparser_document`.
+
+Item fields (arXiv's RSS/Atom specification): guid/id ``oai:arXiv.org:<id>v<N>``; description
+``arXiv:<id>v<N> Announce Type: <type> \\nAbstract: <text>``; ``arxiv:announce_type`` ∈ new,
+cross, replace, replace-cross; ``dc:creator`` one comma-separated string; ``category`` in the
+listing's order (the primary category first); ``arxiv:DOI``; ``arxiv:journal_reference``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from digest.models import Author, Paper, SignalValue
+from digest_arxiv.common import (
+    ARXIV,
+    ATOM,
+    DC,
+    Engine,
+    Skipped,
+    build_paper,
+    eastern_date,
+    element_text,
+    feedparser_document,
+    load_xml,
+    local_name,
+    not_a_feed,
+    parse_datetime,
+    refuse_damaged,
+    root_kind,
+    split_authors,
+)
+
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+
+_ANNOUNCE = re.compile(r"Announce Type:\s*([A-Za-z-]+)")
+_HEADER = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*[A-Za-z-]+\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listing:
+    """One announcement feed: its papers (all announce types), its date, what was skipped."""
+
+    papers: tuple[Paper, ...]
+    #: the announcement day (US/Eastern) the feed says it is for; None if it gives no date
+    announced: dt.date | None
+    skipped: tuple[Skipped, ...] = ()
+    engine: Literal["lxml", "feedparser"] = "lxml"
+    #: why lxml could not be used, when feedparser was
+    fallback_reason: str = ""
+
+
+def parse_listing(content: bytes, *, url: str, source: str, engine: Engine = "auto") -> Listing:
+    """Parse an arXiv RSS 2.0 or Atom listing. Raises :class:`digest.SourceError` naming ``url``
+    when the bytes are not a complete feed. An empty feed (weekend, holiday) is a valid, empty
+    listing."""
+    reason = ""
+    if engine != "feedparser":
+        root, reason = load_xml(content)
+        if root is not None:
+            kind = root_kind(root)
+            if kind == "rss":
+                if root.find("channel") is None:
+                    raise not_a_feed(url, "<rss> without <channel>")
+                return _rss(root, source)
+            if kind == "atom":
+                return _atom(root, source)
+            if kind == "html":
+                raise not_a_feed(url, "got an HTML page")
+            reason = f"unexpected root element <{local_name(root)}>"
+        if engine == "lxml":
+            raise not_a_feed(url, reason)
+    doc = feedparser_document(content, url=url, lxml_error=reason)
+    result = _feedparser(doc, source, reason)
+    if reason:
+        refuse_damaged(url, len(result.skipped), len(doc.entries), reason)
+    return result
+
+
+# -- shared ----------------------------------------------------------------------------------
+
+
+def abstract_of(description: str) -> str:
+    """The abstract in an arXiv listing description (the text after ``Abstract:``)."""
+    _, sep, tail = description.partition("Abstract:")
+    return tail if sep else _HEADER.sub("", description)
+
+
+def announce_type_of(explicit: str, description: str) -> str:
+    value = explicit.strip().lower()
+    if value:
+        return value
+    match = _ANNOUNCE.search(description)
+    return match.group(1).lower() if match else ""
+
+
+def _authors(creators: list[str], names: list[str]) -> list[Author]:
+    if names:
+        return [Author(name=name) for name in names]
+    return [Author(name=name) for text in creators for name in split_authors(text)]
+
+
+def _paper(
+    *,
+    guid: str,
+    link: str,
+    title: str,
+    description: str,
+    categories: list[str],
+    creators: list[str],
+    names: list[str],
+    announce: str,
+    doi: str,
+    journal: str,
+    pub: str,
+    feed_day: dt.date | None,
+    source: str,
+) -> Paper | Skipped:
+    announce_type = announce_type_of(announce, description)
+    signals: dict[str, SignalValue] = {}
+    if announce_type:
+        signals["arxiv.announce_type"] = announce_type
+    if journal.strip():
+        signals["arxiv.journal_ref"] = " ".join(journal.split())
+    return build_paper(
+        arxiv=guid.strip(),
+        fallback_links=(link.strip(),),
+        version_hint=description[:80],
+        title=title,
+        abstract=abstract_of(description),
+        authors=_authors(creators, names),
+        categories=categories,
+        doi=doi.strip() or None,
+        announced=eastern_date(parse_datetime(pub)) or feed_day,
+        published=None,
+        updated=None,
+        source=source,
+        signals=signals,
+    )
+
+
+def _listing(
+    results: list[Paper | Skipped],
+    announced: dt.date | None,
+    engine: Literal["lxml", "feedparser"] = "lxml",
+    reason: str = "",
+) -> Listing:
+    return Listing(
+        papers=tuple(r for r in results if isinstance(r, Paper)),
+        skipped=tuple(r for r in results if isinstance(r, Skipped)),
+        announced=announced,
+        engine=engine,
+        fallback_reason=reason,
+    )
+
+
+# -- lxml ------------------------------------------------------------------------------------
+
+_CATEGORY = "category"
+_CREATOR = f"{DC}creator"
+_ANNOUNCE_TAG = f"{ARXIV}announce_type"
+_DOI_TAG = f"{ARXIV}DOI"
+_JOURNAL_TAG = f"{ARXIV}journal_reference"
+
+
+def _rss(root: Any, source: str) -> Listing:
+    channel = root.find("channel")
+    feed_day = eastern_date(
+        parse_datetime(channel.findtext("pubDate"))
+        or parse_datetime(channel.findtext("lastBuildDate"))
+    )
+    results: list[Paper | Skipped] = []
+    for item in channel.iterchildren("item"):
+        guid = link = title = description = announce = doi = journal = pub = ""
+        categories: list[str] = []
+        creators: list[str] = []
+        for child in item:
+            tag = child.tag
+            if tag == "title":
+                title = element_text(child)
+            elif tag == "description":
+                description = element_text(child)
+            elif tag == "guid":
+                guid = element_text(child)
+            elif tag == "link":
+                link = element_text(child)
+            elif tag == _CATEGORY:
+                categories.append(element_text(child))
+            elif tag == _CREATOR:
+                creators.append(element_text(child))
+            elif tag == _ANNOUNCE_TAG:
+                announce = element_text(child)
+            elif tag == "pubDate":
+                pub = element_text(child)
+            elif tag == _DOI_TAG:
+                doi = element_text(child)
+            elif tag == _JOURNAL_TAG:
+                journal = element_text(child)
+        results.append(
+            _paper(
+                guid=guid or link,
+                link=link,
+                title=title,
+                description=description,
+                categories=categories,
+                creators=creators,
+                names=[],
+                announce=announce,
+                doi=doi,
+                journal=journal,
+                pub=pub,
+                feed_day=feed_day,
+                source=source,
+            )
+        )
+    return _listing(results, feed_day)
+
+
+_A_ID = f"{ATOM}id"
+_A_TITLE = f"{ATOM}title"
+_A_SUMMARY = f"{ATOM}summary"
+_A_CONTENT = f"{ATOM}content"
+_A_LINK = f"{ATOM}link"
+_A_CATEGORY = f"{ATOM}category"
+_A_PUBLISHED = f"{ATOM}published"
+_A_AUTHOR = f"{ATOM}author"
+_A_NAME = f"{ATOM}name"
+
+
+def _atom(root: Any, source: str) -> Listing:
+    feed_day = eastern_date(parse_datetime(root.findtext(f"{ATOM}updated")))
+    results: list[Paper | Skipped] = []
+    for entry in root.iterchildren(f"{ATOM}entry"):
+        guid = link = title = description = announce = doi = journal = pub = ""
+        categories: list[str] = []
+        creators: list[str] = []
+        names: list[str] = []
+        for child in entry:
+            tag = child.tag
+            if tag == _A_ID:
+                guid = element_text(child)
+            elif tag == _A_TITLE:
+                title = element_text(child)
+            elif tag == _A_SUMMARY or (tag == _A_CONTENT and not description):
+                description = element_text(child)
+            elif tag == _A_LINK:
+                if child.get("rel", "alternate") == "alternate" and not link:
+                    link = child.get("href", "")
+            elif tag == _A_CATEGORY:
+                categories.append(child.get("term", ""))
+            elif tag == _CREATOR:
+                creators.append(element_text(child))
+            elif tag == _A_AUTHOR:
+                name = element_text(child.find(_A_NAME)).strip()
+                if name:
+                    names.append(name)
+            elif tag == _ANNOUNCE_TAG:
+                announce = element_text(child)
+            elif tag == _A_PUBLISHED:
+                pub = element_text(child)
+            elif tag == _DOI_TAG:
+                doi = element_text(child)
+            elif tag == _JOURNAL_TAG:
+                journal = element_text(child)
+        results.append(
+            _paper(
+                guid=guid or link,
+                link=link,
+                title=title,
+                description=description,
+                categories=categories,
+                creators=creators,
+                names=names,
+                announce=announce,
+                doi=doi,
+                journal=journal,
+                pub=pub,
+                feed_day=feed_day,
+                source=source,
+            )
+        )
+    return _listing(results, feed_day)
+
+
+# -- feedparser fallback ---------------------------------------------------------------------
+
+
+def _feedparser(doc: Any, source: str, reason: str) -> Listing:
+    feed = doc.feed
+    feed_day = eastern_date(
+        parse_datetime(feed.get("published")) or parse_datetime(feed.get("updated"))
+    )
+    atom = str(doc.get("version", "")).startswith("atom")
+    results: list[Paper | Skipped] = []
+    for entry in doc.entries:
+        authors = [str(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")]
+        results.append(
+            _paper(
+                guid=str(entry.get("id", "")) or str(entry.get("link", "")),
+                link=str(entry.get("link", "")),
+                title=str(entry.get("title", "")),
+                description=str(entry.get("summary", "")),
+                categories=[str(t.get("term") or "") for t in entry.get("tags", [])],
+                # RSS dc:creator arrives as one "author" holding the comma-separated list;
+                # Atom <author> elements arrive one name each.
+                creators=[] if atom and len(authors) > 1 else authors,
+                names=authors if atom and len(authors) > 1 else [],
+                announce=str(entry.get("arxiv_announce_type", "")),
+                doi=str(entry.get("arxiv_doi", "")),
+                journal=str(
+                    entry.get("arxiv_journal_reference") or entry.get("arxiv_journal_ref") or ""
+                ),
+                pub=str(entry.get("published", "")),
+                feed_day=feed_day,
+                source=source,
+            )
+        )
+    return _listing(results, feed_day, "feedparser", reason)
+
+
+__all__ = ["ANNOUNCE_TYPES", "AnnounceType", "Listing", "abstract_of", "parse_listing"]
