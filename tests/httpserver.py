@@ -122,12 +122,18 @@ class FixtureServer:
             routes = list(self._routes)
         for path, query, handler in routes:
             if path == request.path and all(request.query.get(k) == v for k, v in query.items()):
-                self._send(h, handler(request))
+                reply = handler(request)
+                if isinstance(reply.body, str) and reply.status == 200:
+                    # A fixture file under another path: served like one (ETag, 304).
+                    served = self._file(request, reply.body)
+                    served.headers.update(reply.headers)
+                    reply = served
+                self._send(h, reply)
                 return
-        self._send(h, self._file(request))
+        self._send(h, self._file(request, request.path))
 
-    def _file(self, request: Request) -> Reply:
-        path = (self.root / request.path.lstrip("/")).resolve()
+    def _file(self, request: Request, name: str) -> Reply:
+        path = (self.root / name.lstrip("/")).resolve()
         if not path.is_file() or self.root.resolve() not in path.parents:
             return Reply(status=404, body=b"not found", headers={"Content-Type": "text/plain"})
         data = path.read_bytes()
