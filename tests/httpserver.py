@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+#: for test modules that read recorded fixtures: skipped, with the reason, where they are absent
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"recorded fixtures not found at {FIXTURES}"
+)
 CONTENT_TYPES = {".xml": "application/xml; charset=utf-8", ".json": "application/json"}
 
 

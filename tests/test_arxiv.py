@@ -25,7 +25,9 @@ from digest.models import Author, Paper, PaperId
 from digest.testing import check_source, make_context, make_host, make_runtime
 from digest_arxiv import ArxivSource, api_error_message, parse_api_page, parse_listing
 from digest_arxiv.common import Engine, split_authors
-from httpserver import FIXTURES, FixtureServer, Reply, Request
+from httpserver import FIXTURES, FixtureServer, Reply, Request, needs_fixtures
+
+pytestmark = needs_fixtures
 
 RSS_FILE = "arxiv_rss/rss_cs.LG_2025-06-11.xml"
 ATOM_FILE = "arxiv_rss/atom_cs.LG_2025-06-11.xml"

@@ -12,7 +12,9 @@ from digest import SourceError, canonical_id
 from digest.models import Paper
 from digest.testing import check_source, make_context, make_runtime
 from digest_feeds import FeedSource, html_to_text, parse_feed, register_sources, split_authors
-from httpserver import FIXTURES, FixtureServer, Reply
+from httpserver import FIXTURES, FixtureServer, Reply, needs_fixtures
+
+pytestmark = needs_fixtures
 
 RSS = "/arxiv_rss/rss_cs.LG_2025-06-11.xml"
 ATOM = "/arxiv_rss/atom_cs.LG_2025-06-11.xml"

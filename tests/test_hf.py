@@ -13,7 +13,9 @@ from digest import SourceError
 from digest.models import Paper
 from digest.testing import check_source, make_context, make_runtime
 from digest_hf import HuggingFaceSource, parse_daily_papers, register_sources
-from httpserver import FIXTURES, FixtureServer, Reply
+from httpserver import FIXTURES, FixtureServer, Reply, needs_fixtures
+
+pytestmark = needs_fixtures
 
 HF = FIXTURES / "hf_daily_papers"
 API = "/api/daily_papers"

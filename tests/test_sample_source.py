@@ -21,7 +21,7 @@ from digest_sample import SampleSource, register_sources
 
 NOW = dt.datetime(2026, 3, 4, 7, 30, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parent.parent
-CORPORA = Path("/work/shared/corpora")
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 def runtime(tmp_path: Path) -> Runtime:

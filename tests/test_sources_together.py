@@ -12,7 +12,9 @@ from digest.pipeline import Pipeline
 from digest.plugins import PluginHost
 from digest.store import Store, papers
 from digest.wiring import build, make_runtime
-from httpserver import FIXTURES, FixtureServer, Reply
+from httpserver import FIXTURES, FixtureServer, Reply, needs_fixtures
+
+pytestmark = needs_fixtures
 
 CONFIG = """
 [digest]
