@@ -121,6 +121,10 @@ def _summary(report: Any, loaded: Any, default: bool, seconds: float) -> None:
         echo(f"Skipped {name}: {reason}")
     for name, reason in sorted(report.failed.items()):
         echo(f"Failed {name}: {reason}")
+    for name, reason in sorted(report.deferred.items()):
+        echo(f"Deferred {name}: {reason} (retried on the next run)")
+    if report.paused and report.edition:
+        echo(f"Edition {report.edition.id} is PAUSED; the next run resumes it")
     for problem in report.problems:
         echo(f"Problem in {problem.where}: {problem.message}")
     files = any(t.component == "files" for t in loaded.settings.deliverers.values())

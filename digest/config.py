@@ -91,6 +91,9 @@ class DigestSettings(_Strict):
     secret_key: Secret = "change-me"
     lookback_days: int = Field(7, ge=1, le=365)
     workers: int = Field(0, ge=0, le=64, description="render/deliver processes; 0 = CPUs")
+    pause_after: int = Field(
+        20, ge=0, description="failed deliveries in a row that pause the edition; 0 = never"
+    )
     template_dirs: tuple[Path, ...] = ()
 
 

@@ -178,6 +178,15 @@ class Ledger:
             )
             return True
 
+    def pause(self, edition: Edition) -> None:
+        """Mark an edition paused: its claimed rows wait for the next run (I2 holds)."""
+        with self.store.begin() as conn:
+            conn.execute(
+                editions.update()
+                .where(editions.c.id == edition.id, editions.c.status != "complete")
+                .values(status="paused")
+            )
+
     def discard_if_empty(self, edition: Edition) -> bool:
         """Remove an edition nobody was selected for; ``True`` if it was removed."""
         with self.store.begin() as conn:

@@ -236,6 +236,10 @@ class RunReport:
     delivered: int = 0
     skipped: Mapping[str, str] = field(default_factory=dict)
     failed: Mapping[str, str] = field(default_factory=dict)
+    #: deliveries that failed for now and stay claimed: the next run retries them
+    deferred: Mapping[str, str] = field(default_factory=dict)
+    #: the edition stopped after too many failures in a row; the next run resumes it
+    paused: bool = False
     problems: tuple[Problem, ...] = ()
     resumed: int = 0
     outputs: tuple[str, ...] = ()

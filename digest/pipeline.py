@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing as mp
+import multiprocessing.synchronize as mp_synchronize
 import multiprocessing.util as mp_util
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -75,6 +77,7 @@ class _Tally:
     resumed: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    deferred: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
 
@@ -114,6 +117,13 @@ class Pipeline:
         self._chunk_context: _ChunkContext | None = None
         self._opened_in: int | None = None  # the process whose deliverers are open
         self._fetcher: Fetcher | None = None
+        self._failures_in_a_row = 0
+        # Set by any process when too many deliveries fail in a row; shared with forked workers.
+        self._paused: threading.Event | mp_synchronize.Event = (
+            mp.get_context("fork").Event()
+            if "fork" in mp.get_all_start_methods()
+            else threading.Event()
+        )
 
     @property
     def fetcher(self) -> Fetcher:
@@ -140,6 +150,8 @@ class Pipeline:
     def run(self, options: RunOptions | None = None) -> RunReport:
         options = options or RunOptions()
         self._on_rendered = options.on_rendered
+        self._paused.clear()
+        self._failures_in_a_row = 0
         now = options.now or utcnow()
         tally = _Tally()
         # Plugins that failed to load or register are part of what this run reports.
@@ -165,6 +177,8 @@ class Pipeline:
             delivered=tally.delivered,
             skipped=dict(tally.skipped),
             failed=dict(tally.failed),
+            deferred=dict(tally.deferred),
+            paused=self._paused.is_set(),
             problems=tuple(tally.problems),
             resumed=tally.resumed,
             outputs=tuple(tally.outputs),
@@ -326,10 +340,13 @@ class Pipeline:
             self._tick("select→deliver", t)
         if options.dry_run:
             return None
-        if not self.ledger.discard_if_empty(edition):
+        if self.ledger.discard_if_empty(edition):
+            return None
+        if self._paused.is_set():
+            self.ledger.pause(edition)
+        else:
             self.ledger.finish(edition, now=utcnow())
-            return edition
-        return None
+        return edition
 
     def _run_chunk(self, chunk: Sequence[StoredSubscriber]) -> _Result:
         """Select, claim, render, deliver and record one chunk of subscribers.
@@ -339,6 +356,9 @@ class Pipeline:
         """
         ctx = self._chunk_context
         assert ctx is not None
+        if self._paused.is_set():
+            # Not selected nor claimed: these subscribers are simply due again next run.
+            return _Result(skipped={s.subscriber.name: "edition paused" for s in chunk})
         batch, edition, result = ctx.batch, ctx.edition, _Result()
         problems = result.problems
         selector = ctx.selector
@@ -399,6 +419,7 @@ class Pipeline:
         tally.delivered += result.delivered
         tally.skipped.update(result.skipped)
         tally.failed.update(result.failed)
+        tally.deferred.update(result.deferred)
         tally.problems.extend(result.problems)
         room = 1000 - len(tally.outputs)
         tally.outputs.extend(result.outputs[: max(room, 0)])
@@ -566,6 +587,11 @@ class Pipeline:
             )
 
         for job in jobs:
+            if self._paused.is_set():
+                # Left claimed: the next run resumes these with the same Message-IDs.
+                for channel, _ in job.channels:
+                    result.deferred[f"{job.subscriber.name} ({channel})"] = "edition paused"
+                continue
             sub = job.subscriber
             selection = Selection(
                 subscriber=sub,
@@ -586,8 +612,25 @@ class Pipeline:
                     result.outcomes.append(row)
                 if status is DeliveryStatus.SENT:
                     sent_any = True
-                elif status is DeliveryStatus.FAILED_PERMANENT:
+                    self._failures_in_a_row = 0
+                    continue
+                if status is DeliveryStatus.FAILED_PERMANENT:
                     result.failed[f"{sub.name} ({channel})"] = detail
+                elif status is DeliveryStatus.CLAIMED:  # deferred: retried on the next run
+                    result.deferred[f"{sub.name} ({channel})"] = detail
+                else:
+                    continue
+                self._failures_in_a_row += 1
+                limit = self.settings.digest.pause_after
+                if limit and self._failures_in_a_row >= limit and not self._paused.is_set():
+                    self._paused.set()
+                    result.problems.append(
+                        Problem(
+                            where=f"edition {edition.id}",
+                            message=f"paused after {limit} failed deliveries in a row "
+                            f"(last: {detail}); the next run resumes it",
+                        )
+                    )
             result.delivered += sent_any
         return result
 
@@ -727,6 +770,7 @@ class _Result:
     outcomes: list[_Row] = field(default_factory=list)
     delivered: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
+    deferred: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)

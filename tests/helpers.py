@@ -71,6 +71,7 @@ class FlakyDeliverer(Deliverer):
 
     class Config(DelivererConfig):
         fail_for: tuple[str, ...] = ()
+        defer_all: bool = False
         crash_after: int | None = None
 
     config: Config
@@ -88,6 +89,8 @@ class FlakyDeliverer(Deliverer):
             raise KeyboardInterrupt("simulated crash")
         if parcel.selection.subscriber.name in self.config.fail_for:
             raise ConnectionError(f"mailbox {parcel.selection.subscriber.email} unavailable")
+        if self.config.defer_all:
+            return Outcome(status=DeliveryStatus.CLAIMED, detail="421 4.7.0 Try again later")
         self.parcels.append(parcel)
         return Outcome(status=DeliveryStatus.SENT)
 

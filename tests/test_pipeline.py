@@ -347,3 +347,38 @@ def test_a_reset_watermark_still_never_repeats_a_paper(setup) -> None:
         conn.execute(sa.text("UPDATE subscribers SET watermark = 0"))
     again = pipeline.run()
     assert again.delivered == 0 and set(again.skipped) == {"ada", "grace", "alan"}
+
+
+def test_failures_in_a_row_pause_the_edition_and_the_next_run_resumes_it(
+    setup, tmp_path: Path
+) -> None:
+    FlakyDeliverer.parcels = []
+    config = tmp_path / "config.toml"
+    paused_run = setup(deliverer="flaky", deliverer_options="defer_all = true")
+    config.write_text(
+        config.read_text().replace('secret_key = "s"', 'secret_key = "s"\npause_after = 2')
+    )
+    paused_run = build_pipeline(config)
+    report = paused_run.run()
+    assert report.paused and report.delivered == 0
+    assert report.deferred == {  # two failures in a row, then the pause
+        "ada (email)": "421 4.7.0 Try again later",
+        "ada (feed)": "421 4.7.0 Try again later",
+        "alan (email)": "edition paused",
+        "grace (email)": "edition paused",
+        "grace (feed)": "edition paused",
+    }
+    assert any("paused after 2 failed deliveries in a row" in p.message for p in report.problems)
+    statuses = _statuses(paused_run)
+    assert set(statuses.values()) == {DeliveryStatus.CLAIMED}  # nothing lost, nothing terminal
+    with paused_run.store.engine.connect() as conn:
+        assert {r.status for r in conn.execute(sa.select(editions.c.status))} == {"paused"}
+
+    config.write_text(config.read_text().replace("defer_all = true", ""))
+    resumed = build_pipeline(config).run()
+    assert resumed.resumed == 3 and resumed.delivered == 3 and not resumed.paused
+    assert set(_statuses(paused_run).values()) == {DeliveryStatus.SENT}
+    with paused_run.store.engine.connect() as conn:
+        assert {r.status for r in conn.execute(sa.select(editions.c.status))} == {"complete"}
+    ids = {(p.selection.subscriber.name, p.channel): p.message_id for p in FlakyDeliverer.parcels}
+    assert len(ids) == 5

@@ -75,6 +75,12 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
+def _encoded_len(text: str) -> int:
+    """Size of the HTML part as sent: base64 in CRLF-terminated lines of 76 characters."""
+    encoded = 4 * -(-_utf8_len(text) // 3)
+    return encoded + 2 * -(-encoded // 76)
+
+
 class EmailRenderer(Renderer):
     """Renders a selection as an email: a subject, a text part and an HTML part.
 
@@ -143,12 +149,12 @@ class EmailRenderer(Renderer):
         )
         html_budget_kb: int = Field(
             default=90,
-            ge=20,
+            ge=30,
             le=10_000,
             description=(
-                "Largest HTML part in kB (1 kB = 1,000 bytes of UTF-8). Gmail clips messages "
-                "above ~102 KB, hiding the footer; papers beyond the budget are replaced by a "
-                "link to the web version."
+                "Largest HTML part in kB as sent (base64-encoded; 1 kB = 1,000 bytes). Gmail "
+                "clips messages above ~102 KB, hiding the footer; papers beyond the budget are "
+                "replaced by a link to the web version."
             ),
         )
 
@@ -291,7 +297,7 @@ class EmailRenderer(Renderer):
         """Render within the budget: the longest prefix of cards that fits, plus a note."""
         budget = self.config.html_budget_kb * 1000
         html = template.render(context)
-        size = _utf8_len(html)
+        size = _encoded_len(html)
         if size <= budget:
             return html
         cards: list[Card] = context["cards"]
@@ -306,7 +312,7 @@ class EmailRenderer(Renderer):
         while too_big - fits > 1:
             keep = guess if fits < guess < too_big else (fits + too_big) // 2
             candidate = attempt(keep)
-            if _utf8_len(candidate) <= budget:
+            if _encoded_len(candidate) <= budget:
                 fits, best = keep, candidate
             else:
                 too_big = keep
