@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -182,6 +182,17 @@ class Deliverer(Component):
 
     def deliver(self, parcel: Parcel) -> Outcome:
         raise NotImplementedError
+
+    def deliver_many(self, parcels: Iterator[Parcel]) -> Iterator[tuple[Parcel, Outcome]]:
+        """Deliver a stream of parcels; yield each with its outcome as soon as it is known.
+
+        The core renders a parcel only when this pulls it from ``parcels``, so an override
+        can send one message while the next is rendered (at most a few in flight: a crash
+        re-sends exactly those). The default delivers one at a time through :meth:`deliver`.
+        An exception here leaves the parcels not yet yielded for the next run.
+        """
+        for parcel in parcels:
+            yield parcel, self.deliver(parcel)
 
 
 COMPONENT_KINDS: dict[str, type[Component]] = {

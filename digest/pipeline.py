@@ -16,14 +16,14 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from digest.batch import Batch
-from digest.components import CollectContext, Runtime, Source
+from digest.components import CollectContext, Deliverer, Runtime, Source
 from digest.config import LoadedConfig
 from digest.errors import DigestError, PluginError
 from digest.fetch import Fetcher, SourceHTTP
@@ -34,6 +34,7 @@ from digest.models import (
     DeliveryStatus,
     Edition,
     Links,
+    Outcome,
     Paper,
     Parcel,
     Problem,
@@ -586,64 +587,127 @@ class Pipeline:
                 if (p := paper(i.paper_seq)) is not None
             )
 
-        for job in jobs:
-            if self._paused.is_set():
-                # Left claimed: the next run resumes these with the same Message-IDs.
-                for channel, _ in job.channels:
-                    result.deferred[f"{job.subscriber.name} ({channel})"] = "edition paused"
-                continue
-            sub = job.subscriber
-            selection = Selection(
-                subscriber=sub,
+        selections = {
+            job.subscriber_id: Selection(
+                subscriber=job.subscriber,
                 edition=edition,
                 items=scored(job.items),
                 links=self._links(job.subscriber_id, edition),
                 candidates=len(batch) if batch is not None else 0,
                 history=tuple((ed, scored(its)) for ed, its in job.history),
             )
-            sent_any = False
-            for channel, mid in job.channels:
-                status, detail = self._deliver_one(selection, channel, mid, now, result, dry_run)
-                row = (job.subscriber_id, channel, status, detail)
-                if not dry_run and not self.c.routes[channel].idempotent:
-                    # Record at once: a crash re-sends at most this message (I1).
-                    self.ledger.record(edition, [row], now=utcnow())
-                else:
-                    result.outcomes.append(row)
-                if status is DeliveryStatus.SENT:
-                    sent_any = True
-                    self._failures_in_a_row = 0
-                    continue
-                if status is DeliveryStatus.FAILED_PERMANENT:
-                    result.failed[f"{sub.name} ({channel})"] = detail
-                elif status is DeliveryStatus.CLAIMED:  # deferred: retried on the next run
-                    result.deferred[f"{sub.name} ({channel})"] = detail
-                else:
-                    continue
-                self._failures_in_a_row += 1
-                limit = self.settings.digest.pause_after
-                if limit and self._failures_in_a_row >= limit and not self._paused.is_set():
-                    self._paused.set()
-                    result.problems.append(
-                        Problem(
-                            where=f"edition {edition.id}",
-                            message=f"paused after {limit} failed deliveries in a row "
-                            f"(last: {detail}); the next run resumes it",
-                        )
+            for job in jobs
+        }
+        sent: set[int] = set()
+        by_id = {mid: job for job in jobs for _, mid in job.channels}
+        for channel in dict.fromkeys(ch for job in jobs for ch, _ in job.channels):
+            deliverer = self.c.routes[channel]
+
+            def parcels(channel: str = channel) -> Iterator[Parcel]:
+                # Rendered lazily: a deliverer may send one while the next is rendered.
+                for job in jobs:
+                    mid = dict(job.channels).get(channel)
+                    if mid is None:
+                        continue
+                    if self._paused.is_set():
+                        # Left claimed: the next run resumes them with the same Message-IDs.
+                        result.deferred[f"{job.subscriber.name} ({channel})"] = "edition paused"
+                        continue
+                    prepared = self._prepare(
+                        selections[job.subscriber_id], channel, mid, result, dry_run
                     )
-            result.delivered += sent_any
+                    if isinstance(prepared, Parcel):
+                        yield prepared
+                    else:
+                        self._settle(edition, job, channel, *prepared, result, sent, dry_run)
+
+            if dry_run:
+                for _ in parcels():
+                    pass
+                continue
+            try:
+                for parcel, outcome in self._stream(deliverer, parcels(), result):
+                    if outcome.location and len(result.outputs) < 1000:
+                        result.outputs.append(outcome.location)
+                    job = by_id[parcel.message_id]
+                    self._settle(
+                        edition, job, channel, outcome.status, outcome.detail, result, sent, False
+                    )
+            except Exception as error:  # the stream broke: what was not settled stays claimed
+                result.problems.append(self._report(f"deliverers.{deliverer.instance}", error))
+        result.delivered += len(sent)
         return result
 
-    def _deliver_one(
+    def _stream(
+        self, deliverer: Deliverer, parcels: Iterator[Parcel], result: _Result
+    ) -> Iterator[tuple[Parcel, Outcome]]:
+        if type(deliverer).deliver_many is not Deliverer.deliver_many:
+            yield from deliverer.deliver_many(parcels)
+            return
+        for parcel in parcels:  # one at a time, each failure kept to its recipient
+            try:
+                outcome = deliverer.deliver(parcel)
+            except Exception as error:
+                name = parcel.selection.subscriber.name
+                result.problems.append(
+                    self._report(f"deliverers.{deliverer.instance} → {name}", error)
+                )
+                outcome = Outcome(
+                    status=DeliveryStatus.FAILED_PERMANENT,
+                    detail=f"{deliverer.instance}: {_describe(error)}",
+                )
+            yield parcel, outcome
+
+    def _settle(
+        self,
+        edition: Edition,
+        job: _Job,
+        channel: str,
+        status: DeliveryStatus,
+        detail: str,
+        result: _Result,
+        sent: set[int],
+        dry_run: bool,
+    ) -> None:
+        """Record one outcome (at once for deliverers that are not idempotent) and count it."""
+        row = (job.subscriber_id, channel, status, detail)
+        if not dry_run and not self.c.routes[channel].idempotent:
+            # Recorded now: a crash re-sends at most the messages in flight (I1).
+            self.ledger.record(edition, [row], now=utcnow())
+        else:
+            result.outcomes.append(row)
+        key = f"{job.subscriber.name} ({channel})"
+        if status is DeliveryStatus.SENT:
+            sent.add(job.subscriber_id)
+            self._failures_in_a_row = 0
+            return
+        if status is DeliveryStatus.FAILED_PERMANENT:
+            result.failed[key] = detail
+        elif status is DeliveryStatus.CLAIMED:  # deferred: retried on the next run
+            result.deferred[key] = detail
+        else:
+            return
+        self._failures_in_a_row += 1
+        limit = self.settings.digest.pause_after
+        if limit and self._failures_in_a_row >= limit and not self._paused.is_set():
+            self._paused.set()
+            result.problems.append(
+                Problem(
+                    where=f"edition {edition.id}",
+                    message=f"paused after {limit} failed deliveries in a row "
+                    f"(last: {detail}); the next run resumes it",
+                )
+            )
+
+    def _prepare(
         self,
         selection: Selection,
         channel: str,
         mid: str,
-        now: dt.datetime,
         result: _Result,
         dry_run: bool,
-    ) -> tuple[DeliveryStatus, str]:
-        sub = selection.subscriber
+    ) -> Parcel | tuple[DeliveryStatus, str]:
+        """Render one parcel, or say why there is none (a terminal status and its detail)."""
         artifacts: list[Artifact] = []
         for name, renderer in self.c.renderers.items():
             if renderer.channel != channel:
@@ -668,24 +732,13 @@ class Pipeline:
             if self._on_rendered:
                 self._on_rendered(selection, channel, artifacts)
             return DeliveryStatus.SENT, "dry run"
-        parcel = Parcel(
+        return Parcel(
             selection=selection,
             channel=channel,
             artifacts=tuple(artifacts),
             message_id=mid,
             message=message,
         )
-        deliverer = self.c.routes[channel]
-        try:
-            outcome = deliverer.deliver(parcel)
-        except Exception as error:
-            result.problems.append(
-                self._report(f"deliverers.{deliverer.instance} → {sub.name}", error)
-            )
-            return DeliveryStatus.FAILED_PERMANENT, f"{deliverer.instance}: {_describe(error)}"
-        if outcome.location and len(result.outputs) < 1000:
-            result.outputs.append(outcome.location)
-        return outcome.status, outcome.detail
 
     def _report(self, where: str, error: BaseException) -> Problem:
         log.debug("%s failed", where, exc_info=error)
