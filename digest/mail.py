@@ -68,9 +68,22 @@ def _encoded_words(value: str) -> str:
     return "\r\n ".join(words)
 
 
-def _address(value: str) -> str:
+def _address_header(header: str, name: str, addr: str) -> bytes:
+    """An address header: the display name RFC 2047-encoded, the address never encoded.
+
+    An internationalised address stays UTF-8 (it needs SMTPUTF8 end to end, RFC 6532);
+    encoding it as an encoded-word would break it.
+    """
+    if addr.isascii():
+        return _header(header, formataddr((one_line(name), addr), charset="utf-8"))
+    # formataddr refuses non-ASCII addresses: let it quote or encode the name alone.
+    text = formataddr((one_line(name), "x@invalid"), charset="utf-8").replace("x@invalid", addr)
+    return f"{header}: {text}\r\n".encode()
+
+
+def _address(header: str, value: str) -> bytes:
     name, addr = parseaddr(value)
-    return formataddr((one_line(name), addr), charset="utf-8")
+    return _address_header(header, name, addr)
 
 
 def _base64(data: bytes) -> bytes:
@@ -103,7 +116,7 @@ class MessageBuilder:
         self.site = site
         self.domain = parseaddr(site.sender)[1].rpartition("@")[2] or "localhost"
         fixed = [
-            _header("From", _address(site.sender)),
+            _address("From", site.sender),
             b"MIME-Version: 1.0\r\n",
             _header("List-Id", f"{site.title} <{site.list_id}>"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
@@ -111,7 +124,7 @@ class MessageBuilder:
             b"Precedence: bulk\r\n",
         ]
         if site.reply_to:
-            fixed.append(_header("Reply-To", _address(site.reply_to)))
+            fixed.append(_address("Reply-To", site.reply_to))
         self._fixed = b"".join(fixed)
 
     def build(
@@ -134,7 +147,7 @@ class MessageBuilder:
         head = b"".join(
             (
                 self._fixed,
-                _header("To", formataddr((one_line(to_name or ""), to), charset="utf-8")),
+                _address_header("To", to_name or "", to),
                 _header("Subject", subject),
                 _header("Date", format_datetime(date)),
                 _header("Message-ID", message_id),

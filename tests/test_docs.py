@@ -55,6 +55,7 @@ def test_config_example_documents_every_key() -> None:
                 "digest_email",
                 "digest_feed",
                 "digest_files",
+                "digest_smtp",
                 "digest_hf",
                 "digest_feeds",
                 "digest_arxiv",

@@ -114,3 +114,10 @@ def test_message_ids_are_stable_per_copy_and_unique_across_copies() -> None:
     }
     assert a not in others and len(others) == 2
     assert a.startswith("<e1.1.") and a.endswith("@example.org>")
+
+
+def test_an_internationalised_address_is_never_encoded() -> None:
+    raw, _ = build(to="josé@exämple.org", to_name="José")
+    assert "To: =?utf-8?b?Sm9zw6k=?= <josé@exämple.org>\r\n".encode() in raw
+    parsed = email.message_from_string(raw.decode("utf-8"), policy=email.policy.SMTPUTF8)
+    assert parsed["To"].addresses[0].addr_spec == "josé@exämple.org"
