@@ -13,9 +13,9 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from digest.batch import Batch, Mask, Scores
 from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Selection
@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     import jinja2
 
     from digest.fetch import SourceHTTP
+
+
+def _http_url(value: str) -> str:
+    from digest.text import safe_url
+
+    url = safe_url(value)
+    if url is None:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return url
+
+
+#: A config field holding an absolute http(s) URL (surrounding spaces removed).
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class ComponentConfig(BaseModel):

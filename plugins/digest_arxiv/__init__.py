@@ -34,13 +34,13 @@ from digest import (
     CollectContext,
     ComponentConfig,
     FetchError,
+    HttpUrl,
     Source,
     SourceError,
     SourceHTTP,
     arxiv_feed_has_papers,
     hookimpl,
     parse_arxiv,
-    safe_url,
 )
 from digest.models import Paper, PaperId
 from digest_arxiv.api import ApiPage, api_error_message, parse_api_page
@@ -80,7 +80,7 @@ class ArxivSource(Source):
         feed: Literal["rss", "atom"] = Field(
             default="rss", description="Which format of the daily feed to request."
         )
-        rss_url: str = Field(
+        rss_url: HttpUrl = Field(
             default="https://rss.arxiv.org",
             description="Base URL of the daily feeds; the request is {rss_url}/{feed}/{cat+cat}.",
         )
@@ -105,7 +105,7 @@ class ArxivSource(Source):
                 'arXiv ids to fetch through the API, e.g. ["2406.01234", "hep-th/9901001v2"].'
             ),
         )
-        api_url: str = Field(
+        api_url: HttpUrl = Field(
             default="https://export.arxiv.org/api/query",
             description="The arXiv API query endpoint.",
         )
@@ -150,13 +150,6 @@ class ArxivSource(Source):
             if bad:
                 raise ValueError(f"not arXiv ids: {', '.join(map(repr, bad))}")
             return cleaned
-
-        @field_validator("rss_url", "api_url")
-        @classmethod
-        def _http_url(cls, value: str) -> str:
-            if safe_url(value) is None:
-                raise ValueError(f"not an http(s) URL: {value!r}")
-            return value.strip()
 
         @model_validator(mode="after")
         def _something_to_read(self) -> ArxivSource.Config:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from digest import CollectContext, ComponentConfig, Source
+from digest import CollectContext, ComponentConfig, HttpUrl, Source
 from digest.models import Paper
 
 from .parse import parse_feed
@@ -33,7 +33,7 @@ class FeedSource(Source):
     description = "papers from any RSS 2.0, RSS 1.0 (RDF) or Atom feed"
 
     class Config(ComponentConfig):
-        url: str = Field(description="The feed's address (http or https).")
+        url: HttpUrl = Field(description="The feed's address (http or https).")
         name: str | None = Field(
             default=None,
             description="A label for the feed, kept as the feed.name signal "
@@ -42,14 +42,6 @@ class FeedSource(Source):
         max_items: int = Field(
             default=500, ge=1, description="Read at most this many items, in feed order."
         )
-
-        @field_validator("url")
-        @classmethod
-        def _http_url(cls, value: str) -> str:
-            value = value.strip()
-            if not value.lower().startswith(("http://", "https://")):
-                raise ValueError("must be an http:// or https:// URL")
-            return value
 
     config: Config
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from digest import CollectContext, ComponentConfig, Source
+from digest import CollectContext, ComponentConfig, HttpUrl, Source
 from digest.models import Paper
 
 from .parse import parse_daily_papers
@@ -30,7 +30,7 @@ class HuggingFaceSource(Source):
     description = "papers featured on Hugging Face daily papers (upvotes, code links)"
 
     class Config(ComponentConfig):
-        url: str = Field(
+        url: HttpUrl = Field(
             default=DEFAULT_URL, description="The daily papers API endpoint (http or https)."
         )
         days: int = Field(
@@ -42,14 +42,6 @@ class HuggingFaceSource(Source):
         min_upvotes: int = Field(
             default=0, ge=0, description="Skip papers with fewer upvotes than this."
         )
-
-        @field_validator("url")
-        @classmethod
-        def _http_url(cls, value: str) -> str:
-            value = value.strip()
-            if not value.lower().startswith(("http://", "https://")):
-                raise ValueError("must be an http:// or https:// URL")
-            return value
 
     config: Config
 
