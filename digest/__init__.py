@@ -24,6 +24,7 @@ from digest.fetch import Fetched, FetchError, SourceHTTP
 from digest.hookspecs import hookimpl
 from digest.identity import (
     canonical_id,
+    canonical_ref,
     family_name,
     find_arxiv,
     landing_url,
@@ -63,6 +64,7 @@ __all__ = [
     "arxiv_feed_date",
     "arxiv_feed_has_papers",
     "canonical_id",
+    "canonical_ref",
     "compile_html_fragment",
     "compile_mjml_template",
     "family_name",

@@ -141,6 +141,23 @@ def canonical_id(
     return PaperId(kind="fp", value=fingerprint(title, first_author)), None
 
 
+def canonical_ref(text: str) -> str | None:
+    """The canonical id text (``"arxiv:2406.01234"``) for a reference a person wrote.
+
+    Accepts canonical ids, any arXiv spelling (``2406.01234v2``, abs/pdf URLs) and DOIs
+    (``10.1145/…``, doi.org links); ``None`` if ``text`` names neither.
+    """
+    text = text.strip()
+    for kind in ("arxiv:", "doi:", "fp:", "url:"):
+        if text.startswith(kind) and kind != "arxiv:":
+            return text
+    ref = parse_arxiv(text)
+    if ref:
+        return f"arxiv:{ref.id}"
+    doi = normalize_doi(text)
+    return f"doi:{doi}" if doi else None
+
+
 def landing_url(paper: Paper) -> str | None:
     """The paper's abstract page: the source's URL if safe, else one derived from its id."""
     url = safe_url(paper.url)

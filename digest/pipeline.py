@@ -27,6 +27,7 @@ from digest.components import CollectContext, Deliverer, Runtime, Source
 from digest.config import LoadedConfig
 from digest.errors import DigestError, PluginError
 from digest.fetch import Fetcher, SourceHTTP
+from digest.identity import canonical_ref
 from digest.ledger import Claim, Ledger, Pending, StoredItem
 from digest.mail import MessageBuilder, message_id
 from digest.models import (
@@ -295,7 +296,14 @@ class Pipeline:
         seqs, papers = self.store.papers_since(
             after_seq=min(s.watermark for s in stored), first_seen_after=lookback
         )
-        batch = Batch(papers, now=now, seqs=seqs)
+        # Papers subscribers refer to (liked, disliked) are loaded once for every ranker.
+        refs = {
+            ref
+            for s in stored
+            for text in (*s.subscriber.profile.liked, *s.subscriber.profile.disliked)
+            if (ref := canonical_ref(text))
+        }
+        batch = Batch(papers, now=now, seqs=seqs, references=self.store.papers_by_id(refs))
         t = self._tick("load", t)
         selector = Selector(
             self.c.filters,

@@ -443,6 +443,19 @@ class Store:
                     found[r.seq] = paper_from_json(r.data)
         return found
 
+    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """Stored papers by canonical id text; unknown ids are left out."""
+        wanted = sorted(set(ids))
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for r in conn.execute(
+                    sa.select(papers.c.paper_id, papers.c.data).where(papers.c.paper_id.in_(chunk))
+                ):
+                    found[r.paper_id] = paper_from_json(r.data)
+        return found
+
     def paper_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())

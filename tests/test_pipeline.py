@@ -382,3 +382,42 @@ def test_failures_in_a_row_pause_the_edition_and_the_next_run_resumes_it(
         assert {r.status for r in conn.execute(sa.select(editions.c.status))} == {"complete"}
     ids = {(p.selection.subscriber.name, p.channel): p.message_id for p in FlakyDeliverer.parcels}
     assert len(ids) == 5
+
+
+def test_liked_papers_outside_the_candidates_reach_rankers_as_references(
+    setup, tmp_path: Path
+) -> None:
+    from digest import Ranker
+    from digest.batch import Batch
+
+    seen: dict[str, object] = {}
+
+    class Peek(Ranker):
+        """Remembers what a ranker sees of a profile's liked papers."""
+
+        name = "peek"
+
+        def score(self, profile, batch: Batch):
+            seen.update({ref: batch.reference(ref) for ref in profile.liked})
+            return batch.zeros()
+
+    class PeekPlugin:
+        @hookimpl
+        def register_rankers(self):
+            return [Peek]
+
+    pipeline = setup()
+    pipeline.run()  # stores the robot papers; they are no longer candidates afterwards
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text()
+        .replace(
+            'keywords = ["robot"]', 'keywords = ["robot"]\nliked = ["2411.00001v1", "9999.99999"]'
+        )
+        .replace("rankers = { keywords = 1.0", "rankers = { peek = 1.0, keywords = 1.0")
+        + '\n[rankers.peek]\ncomponent = "peek"\n'
+    )
+    write_papers(tmp_path / "papers.jsonl", robots(1, 5))
+    build_pipeline(config, PeekPlugin()).run()
+    assert seen["2411.00001v1"].title == "A robot paper number 1"  # type: ignore[union-attr]
+    assert seen["9999.99999"] is None
