@@ -1,0 +1,195 @@
+"""Ranking quality on real daily arXiv batches (the protocol in shared/fixtures/README.md).
+
+For an interest category X and a day D: the subscriber liked 20 X-tagged papers from the 60
+days before D; the candidates are day D's batch with categories hidden; relevant = tagged X.
+Reports P@10 and nDCG@10, macro-averaged over X and days, for each ranker, the default
+combination and a TF-IDF centroid baseline computed here, in the same run; then the same on a
+small-candidate case (about 10 candidates per subscriber)::
+
+    python benchmarks/bench_ranking.py [--days 6] [--rankers tfidf svm ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import math
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from digest import canonical_id
+from digest.batch import Batch
+from digest.config import load_settings
+from digest.models import Author, Paper, Profile
+from digest.plugins import PluginHost
+from digest.select import Selector
+from digest.testing import make_runtime
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "arxiv_daily_2025.jsonl.gz"
+CATEGORIES = ["cs.RO", "cs.LG", "cs.IR", "cs.HC", "cs.SD", "cs.CR", "eess.IV", "cs.CL", "cs.CV"]
+K = 10
+
+Scorer = Callable[[Profile, Batch], np.ndarray]
+
+
+def load() -> dict[dt.date, list[Paper]]:
+    days: dict[dt.date, list[Paper]] = defaultdict(list)
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            d = json.loads(line)
+            day = dt.date.fromisoformat(d["announced"])
+            days[day].append(
+                Paper(
+                    id=canonical_id(title=d["title"], arxiv=d["id"])[0],
+                    title=d["title"],
+                    abstract=d["abstract"],
+                    authors=tuple(Author(name=a) for a in d["authors"]),
+                    categories=tuple(d["categories"]),
+                    announced=day,
+                )
+            )
+    return days
+
+
+def ndcg(relevant: Sequence[bool], total_relevant: int) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, rel in enumerate(relevant[:K]) if rel)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(K, total_relevant)))
+    return dcg / ideal if ideal else 0.0
+
+
+def tfidf_centroid(profile: Profile, batch: Batch) -> np.ndarray:
+    """The baseline: cosine of each candidate to the centroid of the liked papers (TF-IDF)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    liked = [p for ref in profile.liked if (p := batch.reference(ref)) is not None]
+    texts = [f"{p.title} {p.abstract}" for p in (*batch.papers, *liked)]
+    matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(texts)
+    candidates, liked_rows = matrix[: len(batch)], matrix[len(batch) :]
+    centroid = np.asarray(liked_rows.mean(axis=0)).ravel()
+    return np.asarray(candidates @ centroid).ravel()
+
+
+def cases(days: dict[dt.date, list[Paper]], count: int, small: bool, seed: int = 7):
+    rng = random.Random(seed)
+    ordered = sorted(days)
+    usable = [d for d in ordered if d - ordered[0] >= dt.timedelta(days=60) and len(days[d]) > 50]
+    chosen = usable[:: max(1, len(usable) // count)][:count]
+    for day in chosen:
+        history = [p for d in ordered if day - dt.timedelta(days=60) <= d < day for p in days[d]]
+        for category in CATEGORIES:
+            pool = [p for p in history if category in p.categories]
+            if len(pool) < 20:
+                continue
+            liked = rng.sample(pool, 20)
+            candidates = list(days[day])
+            if small:
+                relevant = [p for p in candidates if category in p.categories]
+                others = [p for p in candidates if category not in p.categories]
+                if not relevant:
+                    continue
+                picked = rng.sample(relevant, min(3, len(relevant)))
+                candidates = picked + rng.sample(others, min(7, len(others)))
+                rng.shuffle(candidates)
+            relevant_ids = {str(p.id) for p in candidates if category in p.categories}
+            hidden = [replace(p, categories=()) for p in candidates]
+            profile = Profile(liked=tuple(str(p.id) for p in liked))
+            batch = Batch(
+                hidden,
+                now=dt.datetime.combine(day, dt.time(12), dt.UTC),
+                references={str(p.id): replace(p, categories=()) for p in liked},
+            )
+            yield category, day, profile, batch, relevant_ids
+
+
+def evaluate(
+    scorers: dict[str, Scorer], days: dict[dt.date, list[Paper]], count: int, small: bool
+) -> dict[str, tuple[float, float, float]]:
+    results: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    seconds: dict[str, float] = defaultdict(float)
+    for _category, _day, profile, batch, relevant in cases(days, count, small):
+        for name, scorer in scorers.items():
+            start = time.perf_counter()
+            scores = scorer(profile, batch)
+            seconds[name] += time.perf_counter() - start
+            order = np.argsort(-scores, kind="stable")[:K]
+            hits = [str(batch[int(i)].id) in relevant for i in order]
+            results[name].append((sum(hits) / K, ndcg(hits, len(relevant))))
+    return {
+        name: (
+            float(np.mean([r[0] for r in rows])),
+            float(np.mean([r[1] for r in rows])),
+            seconds[name] / len(rows),
+        )
+        for name, rows in results.items()
+    }
+
+
+def component_scorers(names: Sequence[str], weights: dict[str, float]) -> dict[str, Scorer]:
+    host = PluginHost()
+    registered = host.components("rankers")
+    runtime = make_runtime(Path("/tmp/digest-bench-ranking"))
+    rankers = {}
+    for name in names:
+        if name not in registered:
+            print(f"(ranker {name!r} is not installed; skipped)", file=sys.stderr)
+            continue
+        cls = registered[name].cls
+        rankers[name] = cls(cls.Config(), instance=name, runtime=runtime)
+
+    def single(ranker):
+        def score(profile: Profile, batch: Batch) -> np.ndarray:
+            ranker.prepare(batch)
+            return np.asarray(ranker.score(profile, batch))
+
+        return score
+
+    scorers: dict[str, Scorer] = {name: single(r) for name, r in rankers.items()}
+    used = {n: w for n, w in weights.items() if n in rankers and w > 0}
+    if used:
+        selector = Selector({}, {n: rankers[n] for n in used}, used, on_error=print)
+
+        def combined(profile: Profile, batch: Batch) -> np.ndarray:
+            selector.prepare(batch)
+            total = batch.zeros()
+            for n, ranker in selector.rankers.items():
+                total += selector.weights[n] * np.asarray(ranker.score(profile, batch))
+            return total
+
+        scorers["default (" + ", ".join(f"{n}={w:g}" for n, w in used.items()) + ")"] = combined
+    return scorers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=6)
+    parser.add_argument("--rankers", nargs="*", default=["tfidf", "svm", "keywords", "recency"])
+    args = parser.parse_args()
+    defaults = load_settings(None).settings.selection.rankers
+    days = load()
+    scorers = {
+        "baseline: TF-IDF centroid": tfidf_centroid,
+        **component_scorers(args.rankers, dict(defaults)),
+    }
+    for small in (False, True):
+        title = "small candidate sets (~10 per subscriber)" if small else "daily batches"
+        results = evaluate(scorers, days, args.days, small)
+        base = results["baseline: TF-IDF centroid"][1]
+        print(
+            f"\n{title}: P@10 / nDCG@10 macro over {len(CATEGORIES)} categories x {args.days} days"
+        )
+        print(f"{'ranker':<52}{'P@10':>7}{'nDCG@10':>9}{'x base':>8}{'ms/query':>10}")
+        for name, (p, n, secs) in results.items():
+            print(f"{name:<52}{p:7.3f}{n:9.3f}{n / base:8.2f}{secs * 1e3:10.1f}")
+
+
+if __name__ == "__main__":
+    main()
