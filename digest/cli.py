@@ -52,7 +52,7 @@ class _Context:
         from digest.wiring import build, make_runtime
 
         loaded, host = self.loaded, self.host
-        runtime = make_runtime(loaded, host)
+        runtime = make_runtime(loaded, host, features=self.store)
         components, problems = build(loaded, host, runtime)
         if problems:
             raise ConfigError(problems)

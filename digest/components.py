@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -68,11 +68,25 @@ class Runtime:
     timezone: str = "UTC"
     #: the config file's folder; relative paths in component options are relative to it
     config_dir: Path = field(default_factory=Path.cwd)
+    #: per-paper features kept across runs (embeddings…); ``None`` outside a pipeline
+    features: FeatureStore | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def path(self, value: Path) -> Path:
         """Resolve a path option the way the config file means it."""
         return value if value.is_absolute() else self.config_dir / value
+
+
+class FeatureStore(Protocol):
+    """Per-paper data a component computes once and keeps across runs, by namespace.
+
+    Keys are canonical paper ids (``str(paper.id)``); values are bytes the component encodes
+    (e.g. ``numpy_array.tobytes()``). Use a namespace naming the component and model.
+    """
+
+    def features(self, namespace: str, ids: Iterable[str]) -> dict[str, bytes]: ...
+
+    def save_features(self, namespace: str, items: Mapping[str, bytes]) -> None: ...
 
 
 class Component:

@@ -110,6 +110,14 @@ source_runs = sa.Table(
     sa.Column("flag", sa.Text),
 )
 
+paper_features = sa.Table(
+    "paper_features",
+    metadata,
+    sa.Column("paper_id", sa.String(300), primary_key=True),
+    sa.Column("namespace", sa.String(100), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 feedback = sa.Table(
     "feedback",
     metadata,
@@ -455,6 +463,43 @@ class Store:
                 ):
                     found[r.paper_id] = paper_from_json(r.data)
         return found
+
+    def features(self, namespace: str, ids: Iterable[str]) -> dict[str, bytes]:
+        """Stored per-paper features (embeddings…) of ``namespace`` for these paper ids."""
+        wanted = sorted(set(ids))
+        found: dict[str, bytes] = {}
+        f = paper_features.c
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for r in conn.execute(
+                    sa.select(f.paper_id, f.data).where(
+                        f.namespace == namespace, f.paper_id.in_(chunk)
+                    )
+                ):
+                    found[r.paper_id] = bytes(r.data)
+        return found
+
+    def save_features(self, namespace: str, items: Mapping[str, bytes]) -> None:
+        """Store per-paper features; existing ones for the same paper are replaced."""
+        if not items:
+            return
+        f = paper_features.c
+        with self.engine.begin() as conn:
+            ids = list(items)
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    paper_features.delete().where(
+                        f.namespace == namespace, f.paper_id.in_(ids[start : start + 500])
+                    )
+                )
+            execute_many(
+                conn,
+                paper_features,
+                "INSERT INTO {table} ({paper_id}, {namespace}, {data}) VALUES (?, ?, ?)",
+                ("paper_id", "namespace", "data"),
+                [(key, namespace, value) for key, value in items.items()],
+            )
 
     def paper_count(self) -> int:
         with self.engine.connect() as conn:

@@ -16,6 +16,7 @@ from digest.components import (
     Component,
     ComponentConfig,
     Deliverer,
+    FeatureStore,
     Filter,
     Ranker,
     Renderer,
@@ -42,7 +43,9 @@ class Components:
     routes: dict[str, Deliverer] = field(default_factory=dict)
 
 
-def make_runtime(loaded: LoadedConfig, host: PluginHost) -> Runtime:
+def make_runtime(
+    loaded: LoadedConfig, host: PluginHost, *, features: FeatureStore | None = None
+) -> Runtime:
     d = loaded.settings.digest
     domain = d.sender.rpartition("@")[2].rstrip(">").strip() or "localhost"
     site = Site(
@@ -62,6 +65,7 @@ def make_runtime(loaded: LoadedConfig, host: PluginHost) -> Runtime:
         output_dir=loaded.output_dir,
         timezone=d.timezone,
         config_dir=loaded.base_dir,
+        features=features,
     )
 
 

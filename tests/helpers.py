@@ -116,10 +116,10 @@ def write_papers(path: Path, papers: Iterable[Paper]) -> None:
 def build_pipeline(config: Path, *plugins: object) -> Pipeline:
     loaded = load_settings(config)
     host = make_host(TestPlugin(), *plugins)
-    runtime = make_runtime(loaded, host)
+    store = Store.open(loaded.database_url)
+    runtime = make_runtime(loaded, host, features=store)
     components, problems = build(loaded, host, runtime)
     assert not problems, problems
-    store = Store.open(loaded.database_url)
     return Pipeline(loaded=loaded, host=host, store=store, components=components, runtime=runtime)
 
 

@@ -108,3 +108,13 @@ def test_a_bad_database_url_is_one_line() -> None:
 def test_tables_exist_after_open(store: Store) -> None:
     names = set(sa.inspect(store.engine).get_table_names())
     assert {"papers", "subscribers", "editions", "deliveries", "selections"} <= names
+
+
+def test_paper_features_round_trip_and_replace(store: Store) -> None:
+    store.save_features("semantic.v1", {"arxiv:2406.00001": b"\x00\x01", "arxiv:2406.00002": b"ab"})
+    store.save_features("semantic.v1", {"arxiv:2406.00001": b"new"})
+    assert store.features("semantic.v1", ["arxiv:2406.00001", "arxiv:2406.00002", "x"]) == {
+        "arxiv:2406.00001": b"new",
+        "arxiv:2406.00002": b"ab",
+    }
+    assert store.features("other", ["arxiv:2406.00001"]) == {}
