@@ -52,6 +52,7 @@ def test_config_example_documents_every_key() -> None:
                 "digest_sample",
                 "digest_keywords",
                 "digest_recency",
+                "digest_popularity",
                 "digest_email",
                 "digest_feed",
                 "digest_files",
