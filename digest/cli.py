@@ -46,6 +46,11 @@ class _Context:
 
         return Store.open(self.loaded.database_url)
 
+    def runtime(self) -> Any:
+        from digest.wiring import make_runtime
+
+        return make_runtime(self.loaded, self.host, features=self.store)
+
     def pipeline(self) -> Any:
         from digest.errors import ConfigError
         from digest.pipeline import Pipeline
@@ -227,6 +232,57 @@ def make_cli() -> click.Group:
         target = output or Path(f"preview-{subscriber}.html")
         target.write_text(captured["html"], "utf-8")
         click.echo(str(target.resolve()))
+
+    @cli.command()
+    @config_option
+    @click.option(
+        "--batch",
+        "batch_file",
+        type=click.File("r"),
+        required=True,
+        help="JSON Lines of queries ('-' for standard input).",
+    )
+    @click.option(
+        "--ranker",
+        "ranker_names",
+        multiple=True,
+        help="Registered ranker to use (repeatable; equal weights). "
+        "Default: the [selection] rankers and weights of the config.",
+    )
+    @click.option(
+        "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True
+    )
+    def rank(
+        config: Path | None, strict: bool, batch_file: Any, ranker_names: tuple[str, ...], fmt: str
+    ) -> None:
+        """Rank the candidates of each query line for its liked papers and interests."""
+        from digest.rank import BadLine, rank_lines
+
+        ctx = _Context(config, strict)
+        if ranker_names:
+            registered = ctx.host.components("rankers")
+            unknown = [n for n in ranker_names if n not in registered]
+            if unknown:
+                known = ", ".join(sorted(registered))
+                raise DigestError(f"unknown ranker {unknown[0]!r} (known: {known})")
+            runtime = ctx.runtime()
+            rankers = {
+                n: registered[n].cls(registered[n].cls.Config(), instance=n, runtime=runtime)
+                for n in ranker_names
+            }
+            weights = dict.fromkeys(ranker_names, 1.0)
+        else:
+            pipeline = ctx.pipeline()
+            rankers, weights = pipeline.c.rankers, pipeline.c.weights
+        bad = 0
+        for item in rank_lines(batch_file, rankers, weights):
+            if isinstance(item, BadLine):
+                bad += 1
+                click.echo(f"Error: {batch_file.name}:{item.number}: {item.message}", err=True)
+            else:
+                click.echo(json.dumps(item, ensure_ascii=False))
+        if bad:
+            raise SystemExit(1)
 
     @cli.command()
     @click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
