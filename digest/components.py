@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -170,6 +170,11 @@ class Ranker(Component):
     def explain(self, profile: Profile, batch: Batch, position: int) -> Sequence[Reason]:
         """Reasons for a selected paper; only called for the few papers picked."""
         return ()
+
+    def vectors(self, batch: Batch) -> Any:
+        """Optional: one L2-normalised row per paper (NumPy or SciPy sparse), used to keep
+        the picks diverse (``[selection] diversity``). ``None`` when the ranker has none."""
+        return None
 
 
 class Renderer(Component):

@@ -146,6 +146,9 @@ class SelectionSettings(_Strict):
 
     filters: tuple[str, ...] = ()
     rankers: dict[str, float] = Field(default_factory=dict)
+    diversity: float = Field(
+        0.3, ge=0, le=0.9, description="trade score for variety among the picks (MMR); 0 = off"
+    )
 
     @field_validator("rankers")
     @classmethod

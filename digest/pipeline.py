@@ -310,6 +310,7 @@ class Pipeline:
             self.c.rankers,
             self.c.weights,
             on_error=lambda where, error: self._problem(tally, where, error),
+            diversity=self.settings.selection.diversity,
         )
         selector.prepare(batch)
         self._prepare_renderers(batch, tally)

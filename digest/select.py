@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,10 @@ class Selector:
         rankers: Mapping[str, Ranker],
         weights: Mapping[str, float],
         on_error: OnError,
+        *,
+        diversity: float = 0.0,
     ) -> None:
+        self.diversity = diversity
         self.filters = dict(filters)
         self.rankers = {n: r for n, r in rankers.items() if weights.get(n, 0) > 0}
         total = sum(weights[n] for n in self.rankers) or 1.0
@@ -94,12 +98,15 @@ class Selector:
             total += self.weights[name] * scores
         positions = np.flatnonzero(mask)
         k = min(max_items, len(positions))
+        pool = min(len(positions), max(3 * k, 30)) if self.diversity > 0 else k
         values = total[positions]
-        if k < len(positions):
-            top = np.argpartition(-values, k - 1)[:k]
+        if pool < len(positions):
+            top = np.argpartition(-values, pool - 1)[:pool]
             positions, values = positions[top], values[top]
         # Best score first; among equals, the newer paper (higher store sequence) first.
         order = np.lexsort((-batch.seqs[positions], -values))
+        if pool > k:
+            order = self._diverse(batch, positions, values, order, k)
         picks = []
         for index in order:
             position = int(positions[index])
@@ -111,6 +118,44 @@ class Selector:
                 )
             )
         return Outcome(picks=tuple(picks))
+
+    def _diverse(
+        self, batch: Batch, positions: np.ndarray, values: np.ndarray, order: np.ndarray, k: int
+    ) -> np.ndarray:
+        """Maximal marginal relevance: trade score against similarity to papers already
+        picked, so the top of a digest is not ten near-duplicates."""
+        vectors = self._vectors(batch)
+        if vectors is None:
+            return order[:k]
+        rows = vectors[positions[order]]
+        similarity = np.asarray(
+            (rows @ rows.T).todense() if hasattr(rows, "todense") else rows @ rows.T
+        )
+        scores = values[order]
+        chosen = [0]
+        closest = similarity[:, 0].copy()
+        for _ in range(1, k):
+            gain = (1 - self.diversity) * scores - self.diversity * closest
+            gain[chosen] = -np.inf
+            best = int(np.argmax(gain))
+            chosen.append(best)
+            np.maximum(closest, similarity[:, best], out=closest)
+        return order[chosen]
+
+    def _vectors(self, batch: Batch) -> Any:
+        """Paper vectors for diversity from the first ranker that offers them (per run)."""
+        key = "selection.vectors"
+        if key not in batch.cache:
+            found = None
+            for name, ranker in self.rankers.items():
+                try:
+                    found = ranker.vectors(batch)
+                except Exception as error:
+                    self.on_error(f"rankers.{name}", error)
+                if found is not None:
+                    break
+            batch.cache[key] = found
+        return batch.cache[key]
 
     def _reasons(
         self, profile: Profile, batch: Batch, position: int, parts: Mapping[str, np.ndarray]
