@@ -148,9 +148,12 @@ def canonical_ref(text: str) -> str | None:
     (``10.1145/…``, doi.org links); ``None`` if ``text`` names neither.
     """
     text = text.strip()
-    for kind in ("arxiv:", "doi:", "fp:", "url:"):
-        if text.startswith(kind) and kind != "arxiv:":
-            return text
+    kind, sep, value = text.partition(":")
+    if sep and kind.lower() in ("fp", "url"):
+        return f"{kind.lower()}:{value}"
+    if sep and kind.lower() == "doi":
+        doi = normalize_doi(value)
+        return f"doi:{doi}" if doi else None
     ref = parse_arxiv(text)
     if ref:
         return f"arxiv:{ref.id}"

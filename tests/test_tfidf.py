@@ -1,0 +1,293 @@
+"""The ``tfidf`` and ``svm`` rankers (plugins/digest_tfidf)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+import digest_tfidf
+from digest import Batch, Ranker
+from digest.models import Paper, Profile
+from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
+from digest_tfidf import SvmRanker, TfidfRanker, canonical
+
+ROBOTICS = [
+    (
+        "Diffusion policies for dexterous robot grasping",
+        "We train diffusion policies for robot grasping with a dexterous hand. The robot "
+        "learns manipulation skills from teleoperated demonstrations and grasps novel objects.",
+    ),
+    (
+        "Sim-to-real transfer of robot manipulation policies",
+        "Manipulation policies trained in simulation transfer to a real robot arm. We study "
+        "domain randomisation for grasping and pick-and-place manipulation tasks.",
+    ),
+    (
+        "Learning legged robot locomotion with reinforcement learning",
+        "A quadruped robot learns locomotion policies with reinforcement learning in "
+        "simulation; the controller transfers to the real robot on rough terrain.",
+    ),
+    (
+        "Tactile sensing for robot manipulation of deformable objects",
+        "Tactile sensors on a robot gripper improve manipulation of cloth and other "
+        "deformable objects; the grasping policy uses touch feedback.",
+    ),
+]
+NLP = [
+    (
+        "Large language models for machine translation",
+        "We evaluate large language models on machine translation between low-resource "
+        "languages; prompting improves translation quality over supervised baselines.",
+    ),
+    (
+        "Instruction tuning improves reasoning in language models",
+        "Instruction tuning on chain-of-thought data improves the reasoning of language "
+        "models on math word problems and question answering benchmarks.",
+    ),
+    (
+        "Retrieval-augmented generation for open-domain question answering",
+        "A retriever selects passages and a language model generates answers; "
+        "retrieval-augmented generation reduces hallucination in question answering.",
+    ),
+    (
+        "Tokenisation effects on multilingual language model pretraining",
+        "We compare tokenisers for multilingual pretraining of language models and measure "
+        "downstream translation and classification quality.",
+    ),
+]
+OTHER = [
+    (
+        "Backdoor attacks on federated learning",
+        "Malicious clients implant backdoors into the global model of federated learning; "
+        "we propose a robust aggregation defence.",
+    ),
+    (
+        "Graph neural networks for molecule property prediction",
+        "Message passing graph neural networks predict molecular properties; we add "
+        "3D geometry to the node features.",
+    ),
+]
+
+
+def _papers() -> list[Paper]:
+    papers = []
+    for number, (title, abstract) in enumerate(ROBOTICS + NLP + OTHER, start=1):
+        papers.append(make_paper(f"2406.{number:05d}", title=title, abstract=abstract))
+    return papers
+
+
+# ids: robotics 2406.00001-4, NLP 2406.00005-8, other 2406.00009-10
+ROBOT_CANDIDATE = 2  # position of "Learning legged robot locomotion …" (not liked)
+NLP_CANDIDATE = 4  # position of "Large language models for machine translation"
+LIKES_ROBOTS = Profile(liked=("2406.00001", "arxiv:2406.00002", "2406.00004v2"))
+
+
+@pytest.fixture
+def batch() -> Batch:
+    return Batch(_papers(), now=NOW)
+
+
+@pytest.fixture(params=[TfidfRanker, SvmRanker], ids=["tfidf", "svm"])
+def ranker(request: pytest.FixtureRequest, tmp_path: Path) -> Ranker:
+    cls = request.param
+    return cls(cls.Config(), instance=cls.name, runtime=make_runtime(tmp_path))  # type: ignore[no-any-return]
+
+
+def _tfidf(tmp_path: Path, **options: object) -> TfidfRanker:
+    config = TfidfRanker.Config(**options)
+    return TfidfRanker(config, instance="tfidf", runtime=make_runtime(tmp_path))
+
+
+def _svm(tmp_path: Path, **options: object) -> SvmRanker:
+    config = SvmRanker.Config(**options)
+    return SvmRanker(config, instance="svm", runtime=make_runtime(tmp_path))
+
+
+def test_registered() -> None:
+    assert digest_tfidf.register_rankers() == [TfidfRanker, SvmRanker]
+
+
+def test_contract_default_batch(ranker: Ranker) -> None:
+    check_ranker(ranker)
+
+
+def test_contract_real_batch(ranker: Ranker, batch: Batch) -> None:
+    check_ranker(ranker, batch)
+    ranker.prepare(batch)
+    scores = ranker.score(LIKES_ROBOTS, batch)
+    assert scores.shape == (len(batch),) and scores.min() >= 0 and scores.max() <= 1
+
+
+def test_config_forbids_unknown_keys() -> None:
+    with pytest.raises(ValidationError):
+        TfidfRanker.Config(title_wieght=3)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        SvmRanker.Config(C=0)
+
+
+def test_liking_robotics_ranks_robotics_above_nlp(ranker: Ranker, batch: Batch) -> None:
+    ranker.prepare(batch)
+    scores = ranker.score(LIKES_ROBOTS, batch)
+    assert scores[ROBOT_CANDIDATE] > scores[NLP_CANDIDATE]
+    others = [p for p in range(len(batch)) if p not in (0, 1, 3)]
+    # the best paper that is not itself liked is the robotics one
+    assert max(others, key=lambda p: scores[p]) == ROBOT_CANDIDATE
+
+
+def test_interests_alone_rank_with_tfidf(tmp_path: Path, batch: Batch) -> None:
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    scores = ranker.score(Profile(interests="language models", keywords=("translation",)), batch)
+    assert scores[NLP_CANDIDATE] == scores.max() > 0
+    assert scores[ROBOT_CANDIDATE] == 0
+
+
+def test_tfidf_reason_names_shared_terms(tmp_path: Path, batch: Batch) -> None:
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    (reason,) = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    assert reason.kind == "similar"
+    assert reason.text.startswith("similar to your interests: ")
+    terms = reason.text.removeprefix("similar to your interests: ").split(", ")
+    assert 1 <= len(terms) <= 3
+    assert any("robot" in term for term in terms)
+    assert 0 < reason.weight <= 1
+
+
+def test_svm_reason_names_nearest_liked_paper(tmp_path: Path, batch: Batch) -> None:
+    ranker = _svm(tmp_path)
+    ranker.prepare(batch)
+    # "Tactile sensing … manipulation" is nearest to the other manipulation/grasping papers
+    (reason,) = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    assert reason.kind == "svm"
+    liked_titles = {ROBOTICS[0][0], ROBOTICS[1][0], ROBOTICS[3][0]}
+    title = reason.text.removeprefix("close to papers you liked: ")
+    assert title in liked_titles
+    assert 0 < reason.weight <= 1
+    # a liked paper is never "close to" itself
+    (own,) = ranker.explain(LIKES_ROBOTS, batch, 0)
+    assert ROBOTICS[0][0] not in own.text
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        Profile(),
+        Profile(keywords=("robot",), categories=("cs.RO",)),
+        Profile(liked=("9999.99999",)),
+    ],
+    ids=["empty", "keywords-only", "unknown-liked"],
+)
+def test_zeros_without_usable_profile(tmp_path: Path, batch: Batch, profile: Profile) -> None:
+    svm = _svm(tmp_path)
+    svm.prepare(batch)
+    assert not svm.score(profile, batch).any()
+    assert svm.explain(profile, batch, 0) == ()
+    if not profile.keywords:
+        tfidf = _tfidf(tmp_path)
+        tfidf.prepare(batch)
+        assert not tfidf.score(profile, batch).any()
+        assert tfidf.explain(profile, batch, 0) == ()
+
+
+def test_svm_needs_two_liked_papers(tmp_path: Path, batch: Batch) -> None:
+    ranker = _svm(tmp_path)
+    ranker.prepare(batch)
+    one = Profile(liked=("2406.00001", "2406.00001v2", "9999.99999"))  # one paper, twice
+    assert not ranker.score(one, batch).any()
+    assert ranker.score(Profile(liked=("2406.00001", "2406.00002")), batch).any()
+
+
+def test_empty_batch(ranker: Ranker) -> None:
+    batch = Batch([], now=NOW)
+    ranker.prepare(batch)
+    assert ranker.score(LIKES_ROBOTS, batch).shape == (0,)
+
+
+def test_batch_without_vocabulary(ranker: Ranker) -> None:
+    batch = make_batch(
+        [make_paper(f"2406.0000{i}", title="The and of", abstract="") for i in range(1, 4)]
+    )
+    ranker.prepare(batch)
+    profile = Profile(interests="the", liked=("2406.00001", "2406.00002"))
+    assert not ranker.score(profile, batch).any()
+    assert ranker.explain(profile, batch, 2) == ()
+
+
+def test_liked_papers_outside_the_batch(ranker: Ranker, batch: Batch) -> None:
+    """Old liked papers count once the core provides them as batch references."""
+    old = [
+        make_paper("2301.00001", title=ROBOTICS[0][0], abstract=ROBOTICS[0][1]),
+        make_paper("2301.00002", title=ROBOTICS[1][0], abstract=ROBOTICS[1][1]),
+    ]
+    candidates = Batch(batch.papers[2:], now=NOW)  # drop the two liked robotics papers
+    profile = Profile(liked=("2301.00001", "arXiv:2301.00002v3"))
+    ranker.prepare(candidates)
+    assert not ranker.score(profile, candidates).any()  # texts unknown: nothing to go on
+    candidates = Batch(batch.papers[2:], now=NOW, references={str(p.id): p for p in old})
+    fresh = type(ranker)(ranker.config, instance="again", runtime=ranker.runtime)
+    scores = fresh.score(profile, candidates)
+    robot, nlp = ROBOT_CANDIDATE - 2, NLP_CANDIDATE - 2
+    assert scores[robot] > scores[nlp]
+    (reason,) = fresh.explain(profile, candidates, robot)
+    assert reason.text
+    if isinstance(fresh, SvmRanker):
+        assert reason.text.removeprefix("close to papers you liked: ") in {p.title for p in old}
+
+
+def test_disliked_lower_tfidf_scores(tmp_path: Path, batch: Batch) -> None:
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    liked = Profile(liked=("2406.00001", "2406.00005"))
+    disliked = Profile(liked=liked.liked, disliked=("2406.00006", "2406.00007"))
+    tokeniser = 7  # NLP, neither liked nor disliked
+    assert ranker.score(disliked, batch)[tokeniser] < ranker.score(liked, batch)[tokeniser]
+
+
+def test_rankers_share_one_index(tmp_path: Path, batch: Batch) -> None:
+    tfidf, svm = _tfidf(tmp_path), _svm(tmp_path)
+    tfidf.prepare(batch)
+    svm.prepare(batch)
+    assert batch.cache["rankers.tfidf"] is batch.cache["rankers.svm"]
+    other = TfidfRanker(
+        TfidfRanker.Config(title_weight=3), instance="titles", runtime=make_runtime(tmp_path)
+    )
+    other.prepare(batch)
+    assert batch.cache["rankers.titles"] is not batch.cache["rankers.tfidf"]
+
+
+def test_scores_are_fresh_arrays(ranker: Ranker, batch: Batch) -> None:
+    ranker.prepare(batch)
+    first = ranker.score(LIKES_ROBOTS, batch)
+    first[:] = 0
+    assert ranker.score(LIKES_ROBOTS, batch).any()
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2406.01234", "arxiv:2406.01234"),
+        ("arxiv:2406.01234", "arxiv:2406.01234"),
+        ("arXiv:2406.01234v3", "arxiv:2406.01234"),
+        ("https://arxiv.org/abs/2406.01234v2", "arxiv:2406.01234"),
+        ("hep-th/9901001", "arxiv:hep-th/9901001"),
+        ("doi:10.1000/XYZ", "doi:10.1000/xyz"),
+        ("https://doi.org/10.1000/xyz", "doi:10.1000/xyz"),
+        ("fp:3f2a", "fp:3f2a"),
+    ],
+)
+def test_canonical_ids(written: str, expected: str) -> None:
+    assert canonical(written) == expected
+
+
+def test_scores_in_unit_interval_on_many_profiles(ranker: Ranker, batch: Batch) -> None:
+    ranker.prepare(batch)
+    rng = np.random.default_rng(0)
+    ids = [str(p.id) for p in batch.papers]
+    for _ in range(20):
+        liked = tuple(rng.choice(ids, size=int(rng.integers(0, 5)), replace=False))
+        scores = ranker.score(Profile(liked=liked, interests="robot"), batch)
+        assert np.isfinite(scores).all() and scores.min() >= 0 and scores.max() <= 1
