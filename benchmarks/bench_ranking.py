@@ -171,9 +171,25 @@ def component_scorers(names: Sequence[str], weights: dict[str, float]) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=6)
-    parser.add_argument("--rankers", nargs="*", default=["tfidf", "svm", "keywords", "recency"])
+    parser.add_argument(
+        "--rankers",
+        nargs="*",
+        default=None,
+        help="rankers to score alone (default: those of the default combination)",
+    )
+    parser.add_argument(
+        "--weights",
+        nargs="*",
+        default=None,
+        metavar="NAME=WEIGHT",
+        help="the combination to test (default: the embedded default config's)",
+    )
     args = parser.parse_args()
-    defaults = load_settings(None).settings.selection.rankers
+    defaults = dict(load_settings(None).settings.selection.rankers)
+    if args.weights:
+        defaults = {n: float(w) for n, _, w in (item.partition("=") for item in args.weights)}
+    if args.rankers is None:
+        args.rankers = list(defaults)
     days = load()
     scorers = {
         "baseline: TF-IDF centroid": tfidf_centroid,

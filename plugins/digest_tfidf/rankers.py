@@ -112,7 +112,7 @@ class TfidfRanker(_IndexRanker):
             "profile (Rocchio-style).",
         )
         saturation: float = Field(
-            default=0.3,
+            default=1.0,
             gt=0,
             le=1,
             description="Cosine similarity that scores 1; lower similarities scale linearly.",
@@ -233,6 +233,13 @@ class SvmRanker(_IndexRanker):
         max_iter: int = Field(
             default=1000, ge=10, description="Iteration cap of the SVM solver per subscriber."
         )
+        min_candidates: int = Field(
+            default=50,
+            ge=2,
+            description="Abstain (score 0) with fewer candidates: the other papers of the batch "
+            "are the SVM's negatives, and a handful of them teaches it nothing (other rankers "
+            "then decide).",
+        )
 
     config: Config
     _last: tuple[Profile, Batch, _Trained | None] | None = None
@@ -246,7 +253,7 @@ class SvmRanker(_IndexRanker):
         return trained
 
     def _train(self, profile: Profile, batch: Batch) -> _Trained | None:
-        if len(profile.liked) < 2:
+        if len(profile.liked) < 2 or len(batch) < self.config.min_candidates:
             return None
         index = self._index(batch)
         if index.size == 0:
