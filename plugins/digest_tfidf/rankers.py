@@ -111,6 +111,17 @@ class TfidfRanker(_IndexRanker):
             description="How much of the disliked papers' centroid is subtracted from the "
             "profile (Rocchio-style).",
         )
+        contrast: float = Field(
+            default=0.6,
+            ge=0,
+            le=2,
+            description="How much of the whole batch's centroid is subtracted from the profile, "
+            "so that what all papers share does not count (batches of contrast_from papers or "
+            "more: a handful of candidates has no meaningful centroid).",
+        )
+        contrast_from: int = Field(
+            default=50, ge=2, description="Smallest batch the contrast applies to."
+        )
         saturation: float = Field(
             default=1.0,
             gt=0,
@@ -154,6 +165,14 @@ class TfidfRanker(_IndexRanker):
                 vector[query.indices] += config.interests_weight * query.data
         if vector is None:
             return None
+        if config.contrast > 0 and len(batch) >= config.contrast_from:
+            # Rocchio against the whole batch: what makes the liked papers different from
+            # everything else counts, what every paper says does not (the SVM's idea, but one
+            # vector for all subscribers, so scoring stays a single product per subscriber).
+            centroid = self._batch_centroid(index, batch)
+            if centroid is not None:
+                vector /= max(_norm(vector), 1e-12)
+                vector -= config.contrast * centroid
         if profile.disliked and config.disliked_weight > 0:
             disliked = index.resolve(profile.disliked, batch)
             if disliked:
@@ -166,6 +185,16 @@ class TfidfRanker(_IndexRanker):
             return None
         vector /= norm
         return vector
+
+    def _batch_centroid(self, index: TfidfIndex, batch: Batch) -> Floats | None:
+        """The batch's normalised centroid, once per run (shared by every subscriber)."""
+        key = f"{self._key}.centroid"
+        if key not in batch.cache:
+            total: Floats = np.asarray(index.matrix.sum(axis=0), dtype=np.float32).ravel()
+            norm = _norm(total)
+            batch.cache[key] = total / norm if norm > 0 else None
+        centroid: Floats | None = batch.cache[key]
+        return centroid
 
     def score(self, profile: Profile, batch: Batch) -> Scores:
         vector = self._profile_vector(profile, batch)
