@@ -365,6 +365,45 @@ def make_cli() -> click.Group:
                 f"{','.join(sub.channels)}\t{sub.schedule} {sub.timezone}"
             )
 
+    @subscribers.command("like")
+    @config_option
+    @click.argument("name")
+    @click.argument("library", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["bibtex", "zotero-csv", "zotero-rdf"]),
+        help="Library format (default: from the file).",
+    )
+    def like(config: Path | None, strict: bool, name: str, library: Path, fmt: str | None) -> None:
+        """Add the papers of a BibTeX or Zotero export to NAME's liked papers."""
+        from dataclasses import replace
+
+        from digest.library import merge_liked, read_library
+        from digest.store import utcnow
+
+        ctx = _Context(config, strict)
+        if name in ctx.loaded.settings.subscribers:
+            raise DigestError(
+                f"subscriber {name!r} is defined in {ctx.loaded.source}; "
+                "add liked papers there (liked = [...])"
+            )
+        stored = next((s for s in ctx.store.subscribers() if s.subscriber.name == name), None)
+        if stored is None:
+            raise DigestError(f"no subscriber named {name!r}")
+        found = read_library(library, fmt)
+        now = utcnow()
+        ctx.store.upsert_papers(found.papers, source="library", now=now)
+        sub = stored.subscriber
+        liked = merge_liked(sub.profile.liked, found.papers)
+        updated = replace(sub, profile=replace(sub.profile, liked=liked))
+        ctx.store.save_subscribers([updated], origin=stored.origin, now=now)
+        click.echo(
+            f"{name}: {len(found.papers)} liked papers from {library} "
+            f"({found.skipped} entries without an arXiv id or DOI skipped); "
+            f"{len(liked)} liked in all"
+        )
+
     @subscribers.command("remove")
     @config_option
     @click.argument("name")
