@@ -48,7 +48,7 @@ secret_key = "bench"
 
 [selection]
 filters = ["keywords"]
-rankers = {{ keywords = 1.0, recency = 0.25 }}
+rankers = {{ keywords = 1.0, tfidf = 1.0, recency = 0.1, popularity = 0.1 }}
 
 [filters.keywords]
 component = "keywords"
@@ -58,6 +58,12 @@ component = "keywords"
 
 [rankers.recency]
 component = "recency"
+
+[rankers.tfidf]
+component = "tfidf"
+
+[rankers.popularity]
+component = "popularity"
 
 [renderers.email]
 component = "email"

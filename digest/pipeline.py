@@ -857,6 +857,14 @@ def _init_worker(pipeline: Pipeline) -> None:
     global _worker_pipeline
     # The forked child must never reuse the parent's database connections.
     pipeline.store.engine.dispose(close=False)
+    # The workers are the parallelism: BLAS/OpenMP threads inside each would fight them for
+    # the same cores (measured: 355 → 596 digests/s with the tfidf ranker on 2 cores).
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        pass
+    else:
+        threadpool_limits(limits=1)
     _worker_pipeline = pipeline
 
 

@@ -54,6 +54,7 @@ def test_config_example_documents_every_key() -> None:
                 "digest_recency",
                 "digest_popularity",
                 "digest_tfidf",
+                "digest_semantic",
                 "digest_email",
                 "digest_feed",
                 "digest_files",

@@ -101,6 +101,7 @@ class FeedRenderer(Renderer):
         self._parts: Any = None  # the parts template's module: its macros
         self._reasons: dict[Reason, FeedReason] = {}
         self._reason_sets: dict[tuple[FeedReason, ...], tuple[Markup, str]] = {}
+        self._reason_xml: dict[FeedReason, str] = {}
         self._papers: dict[str, tuple[Paper, FeedPaper]] = {}
         self._fallback: dict[str, tuple[Paper, FeedPaper]] = {}
         self._site_title = one_line(strip_invalid(runtime.site.title))
@@ -167,14 +168,22 @@ class FeedRenderer(Renderer):
         """
         parts = self._reason_sets.get(reasons)
         if parts is None:
-            macros = self._templates()[2]
-            xml = Markup("".join([macros.reason(reason) for reason in reasons]))
+            xml = Markup("".join([self._one_reason_xml(reason) for reason in reasons]))
             if len(self._reason_sets) >= _CACHE_LIMIT:
                 self._reason_sets.clear()
             # HTML as the text of an XML element: str() first, or escape() would trust it.
             why_xml = str(escape(str(why_html(reasons))))
             parts = self._reason_sets[reasons] = (xml, why_xml)
         return parts
+
+    def _one_reason_xml(self, reason: FeedReason) -> str:
+        # Reasons repeat across subscribers even when their combinations do not.
+        xml = self._reason_xml.get(reason)
+        if xml is None:
+            if len(self._reason_xml) >= _CACHE_LIMIT:
+                self._reason_xml.clear()
+            xml = self._reason_xml[reason] = str(self._templates()[2].reason(reason))
+        return xml
 
     def _paper(self, paper: Paper, key: str) -> FeedPaper:
         cached = self._papers.get(key) or self._fallback.get(key)
