@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,11 @@ class _IndexRanker(Ranker):
 
     def prepare(self, batch: Batch) -> None:
         self._index(batch)
+
+    def vectors(self, batch: Batch) -> Any:
+        """The L2-normalised TF-IDF rows: the core keeps the picks diverse with them (MMR)."""
+        index = self._index(batch)
+        return index.matrix if index.size else None
 
 
 def _norm(vector: Floats) -> float:
