@@ -98,7 +98,7 @@ class Selector:
             total += self.weights[name] * scores
         positions = np.flatnonzero(mask)
         k = min(max_items, len(positions))
-        pool = min(len(positions), max(3 * k, 30)) if self.diversity > 0 else k
+        pool = min(len(positions), 2 * k) if self.diversity > 0 else k
         values = total[positions]
         if pool < len(positions):
             top = np.argpartition(-values, pool - 1)[:pool]
