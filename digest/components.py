@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from digest.batch import Batch, Mask, Scores
 from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Selection
@@ -193,7 +193,9 @@ class Renderer(Component):
 class DelivererConfig(ComponentConfig):
     """Base of deliverer configs: ``channels`` overrides the channels the class serves."""
 
-    channels: tuple[str, ...] = ()
+    channels: tuple[str, ...] = Field(
+        (), description="channels this instance serves; default: all the component serves"
+    )
 
 
 class Deliverer(Component):

@@ -53,3 +53,17 @@ def test_rankers(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(HOST.components("renderers")))
 def test_renderers(name: str, tmp_path: Path) -> None:
     check_renderer(_instance("renderers", name, tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        (kind, name)
+        for kind in ("sources", "filters", "rankers", "renderers", "deliverers")
+        for name in sorted(HOST.components(kind))
+    ],
+)
+def test_every_config_key_is_described(kind: str, name: str) -> None:
+    cls = HOST.components(kind)[name].cls
+    undocumented = [k for k, f in cls.Config.model_fields.items() if not f.description]
+    assert not undocumented, f"[{kind}] {name}: no description for {undocumented}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import re
 from pathlib import Path
@@ -319,18 +318,3 @@ def test_registered_through_the_hook() -> None:
     assert (EmailRenderer.name, EmailRenderer.channel) == ("email", "email")
     for field in EmailRenderer.Config.model_fields.values():
         assert field.description
-
-
-def test_plugin_imports_only_the_public_api() -> None:
-    package = Path(digest_email.__file__).parent
-    for module in package.glob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                if name.startswith("digest."):
-                    assert name in ("digest.models", "digest.testing"), (module.name, name)
