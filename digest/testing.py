@@ -283,7 +283,10 @@ def check_renderer(component: Renderer, selection: Selection | None = None) -> N
         markup = "html" in artifact.media_type or artifact.media_type.endswith("xml")
         if markup:  # plain text shows "<script>" as the characters it is
             assert "<script>alert(1)" not in artifact.content, f"{artifact.role}: raw <script>"
-        assert "49" not in artifact.content.replace("2406", ""), f"{artifact.role}: evaluated {{ }}"
+        hostile = any("{{ 7*7 }}" in item.paper.title for item in selection.items)
+        if hostile and artifact.role in ("html", "text", "rss", "atom"):
+            # Shown as written: an evaluated template would have turned it into "49".
+            assert "{{ 7*7 }}" in artifact.content, f"{artifact.role}: evaluated {{{{ }}}}"
         if artifact.role == "subject":
             assert "\n" not in artifact.content and "\r" not in artifact.content
 
