@@ -56,10 +56,10 @@ def _check_timezone(value: str) -> str:
 
 
 def _check_cron(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from digest.scheduler import cron_trigger
 
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value, "UTC")
     except ValueError as error:
         raise ValueError(f"invalid cron schedule {value!r}: {error}") from None
     return value

@@ -117,3 +117,20 @@ def test_digest_sources_shows_health(
     out = cli("sources", "--config", str(tmp_path / "config.toml")).out
     assert out.startswith("watched: WARNING; last success ")
     assert "warning: no papers on a day with an announcement" in out
+
+
+@pytest.mark.parametrize(
+    ("schedule", "after", "fires"),
+    [
+        ("0 7 * * 1", "2026-11-23T05:00", "2026-11-23T12:00"),  # Monday, crontab's 1
+        ("0 7 * * 0", "2026-11-23T05:00", "2026-11-29T12:00"),  # Sunday
+        ("0 7 * * 7", "2026-11-23T05:00", "2026-11-29T12:00"),  # Sunday again
+        ("0 7 * * 1-5", "2026-11-27T13:00", "2026-11-30T12:00"),  # Friday after 7 → Monday
+        ("30 6 * * mon-fri", "2026-11-28T00:00", "2026-11-30T11:30"),
+    ],
+)
+def test_cron_weekdays_mean_what_crontab_means(schedule: str, after: str, fires: str) -> None:
+    from digest.scheduler import next_fire
+
+    fire = next_fire(schedule, "America/New_York", after=at(after))
+    assert fire is not None and fire.astimezone(dt.UTC) == at(fires)

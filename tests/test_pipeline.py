@@ -421,3 +421,39 @@ def test_liked_papers_outside_the_candidates_reach_rankers_as_references(
     build_pipeline(config, PeekPlugin()).run()
     assert seen["2411.00001v1"].title == "A robot paper number 1"  # type: ignore[union-attr]
     assert seen["9999.99999"] is None
+
+
+def test_due_only_follows_each_subscribers_schedule_in_their_timezone(
+    setup, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from digest.pipeline import RunOptions
+
+    config = tmp_path / "config.toml"
+    setup()
+    config.write_text(
+        config.read_text()
+        .replace(
+            'keywords = ["robot"]',
+            'keywords = ["robot"]\nschedule = "0 7 * * *"\ntimezone = "Europe/Berlin"',
+        )
+        .replace(
+            'keywords = ["language model"]',
+            'keywords = ["language model"]\nschedule = "0 7 * * 1"\ntimezone = "America/New_York"',
+        )
+    )
+    pipeline = build_pipeline(config)
+    monday = dt.datetime(2026, 11, 23, 5, 0, tzinfo=dt.UTC)  # 06:00 Berlin, 00:00 New York
+    first = pipeline.run(RunOptions(now=monday, due_only=True))
+    assert first.delivered == 3  # nobody has had a digest yet: everyone is due
+
+    write_papers(tmp_path / "papers.jsonl", robots(1, 5) + robots(20, 2, "language model"))
+    early = pipeline.run(RunOptions(now=monday + dt.timedelta(minutes=30), due_only=True))
+    assert early.skipped["ada"] == "not due yet" and early.delivered == 0
+    later = pipeline.run(RunOptions(now=monday + dt.timedelta(hours=2), due_only=True))
+    assert later.delivered == 1 and "ada" not in later.skipped  # 07:00 Berlin has passed
+    assert later.skipped["grace"] == "not due yet"  # her Monday 07:00 New York is at 12:00 UTC
+    noon = pipeline.run(RunOptions(now=monday + dt.timedelta(hours=8), due_only=True))
+    assert noon.delivered == 1, noon.skipped
+    assert noon.skipped["ada"] == "not due yet"
