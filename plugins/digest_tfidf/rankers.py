@@ -8,7 +8,7 @@ and ``keywords``, against the per-run :class:`~digest_tfidf.index.TfidfIndex`. P
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,21 @@ class _IndexRanker(Ranker):
     def prepare(self, batch: Batch) -> None:
         self._index(batch)
 
+    #: the work done last, reused by explain() for the same (profile, batch)
+    _last: tuple[Profile, Batch, Any] | None = None
+
+    def _per_subscriber(
+        self, profile: Profile, batch: Batch, build: Callable[[Profile, Batch], Any]
+    ) -> Any:
+        """``build(profile, batch)``, kept for the calls that follow for the same subscriber
+        (the core asks ``explain`` for several picks right after ``score``)."""
+        last = self._last
+        if last is not None and last[0] is profile and last[1] is batch:
+            return last[2]
+        result = build(profile, batch)
+        self._last = (profile, batch, result)
+        return result
+
     def vectors(self, batch: Batch) -> Any:
         """The L2-normalised TF-IDF rows: the core keeps the picks diverse with them (MMR)."""
         index = self._index(batch)
@@ -136,15 +151,9 @@ class TfidfRanker(_IndexRanker):
         )
 
     config: Config
-    #: the profile vector resolved last, reused by explain() for the same (profile, batch)
-    _last: tuple[Profile, Batch, Floats | None] | None = None
 
     def _profile_vector(self, profile: Profile, batch: Batch) -> Floats | None:
-        last = self._last
-        if last is not None and last[0] is profile and last[1] is batch:
-            return last[2]
-        vector = self._build(profile, batch)
-        self._last = (profile, batch, vector)
+        vector: Floats | None = self._per_subscriber(profile, batch, self._build)
         return vector
 
     def _build(self, profile: Profile, batch: Batch) -> Floats | None:
@@ -277,14 +286,9 @@ class SvmRanker(_IndexRanker):
         )
 
     config: Config
-    _last: tuple[Profile, Batch, _Trained | None] | None = None
 
     def _trained(self, profile: Profile, batch: Batch) -> _Trained | None:
-        last = self._last
-        if last is not None and last[0] is profile and last[1] is batch:
-            return last[2]
-        trained = self._train(profile, batch)
-        self._last = (profile, batch, trained)
+        trained: _Trained | None = self._per_subscriber(profile, batch, self._train)
         return trained
 
     def _train(self, profile: Profile, batch: Batch) -> _Trained | None:
