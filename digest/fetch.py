@@ -99,7 +99,11 @@ class FetchPolicy:
 
 
 class _HostGate:
-    """Per-host concurrency and spacing, shared by every thread of the process."""
+    """Per-host concurrency and spacing, shared by every thread of the process.
+
+    Starts are ``interval`` apart; with one connection, a start is also ``interval`` after the
+    previous request ended.
+    """
 
     def __init__(self, limit: HostLimit, clock: Callable[[], float]) -> None:
         self.limit = limit
@@ -117,7 +121,15 @@ class _HostGate:
                 self._next = start + self.limit.interval
             if start > now:
                 sleep(start - now)
-            yield
+            try:
+                yield
+            finally:
+                if self.limit.connections <= 1:
+                    # One request at a time (arXiv): also keep the interval after the previous
+                    # one finished, so the server never sees two closer than the interval
+                    # however long connecting or sending took.
+                    with self._lock:
+                        self._next = max(self._next, self._clock() + self.limit.interval)
 
 
 class Fetcher:
