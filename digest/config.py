@@ -89,6 +89,9 @@ class DigestSettings(_Strict):
     list_id: str | None = None
     unsubscribe_mailto: str | None = None
     secret_key: Secret = "change-me"
+    old_secret_keys: tuple[Secret, ...] = Field(
+        (), description="earlier secret keys whose links still work (rotation grace period)"
+    )
     lookback_days: int = Field(7, ge=1, le=365)
     workers: int = Field(0, ge=0, le=64, description="render/deliver processes; 0 = CPUs")
     pause_after: int = Field(
@@ -139,6 +142,26 @@ class PluginSettings(_Strict):
 
     disable: tuple[str, ...] = ()
     strict: bool = False
+
+
+class ServeSettings(_Strict):
+    """``[serve]``: the long-running service (``digest serve``)."""
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    operator_token: Secret | None = Field(
+        None,
+        description=(
+            "credential for the operator area (/operator: previews, editions, source health), "
+            "sent as an HTTP Bearer token or as the Basic-auth password; unset: area disabled"
+        ),
+    )
+    feed_editions: int = Field(
+        10, ge=1, le=1000, description="editions a private feed (RSS/Atom/JSON) covers"
+    )
+    scheduler: bool = Field(
+        True, description="deliver editions on subscribers' schedules; false: web only"
+    )
 
 
 class SelectionSettings(_Strict):
@@ -201,6 +224,7 @@ class Settings(_Strict):
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)
     rankers: dict[str, ComponentInstance] = Field(default_factory=dict)

@@ -87,6 +87,8 @@ class Profile:
     authors: tuple[str, ...] = ()
     liked: tuple[str, ...] = ()
     disliked: tuple[str, ...] = ()
+    #: authors whose papers are never picked ("mute this author" feedback)
+    muted_authors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +140,8 @@ class Links:
     preferences: str
     archive: str
     feed: str
+    #: base of the per-paper feedback links: ``{feedback}?paper=<id>&action=more|less|mute``
+    feedback: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

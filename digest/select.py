@@ -37,6 +37,26 @@ def _dense(vectors: Any) -> np.ndarray:
     return unit
 
 
+def author_key(name: str) -> str:
+    """How author names are compared for muting: case and spacing do not matter."""
+    return " ".join(name.casefold().split())
+
+
+def _by_authors(batch: Batch, names: tuple[str, ...]) -> Mask:
+    """Papers with any of these authors (the author index is built once per run)."""
+    index: dict[str, list[int]] | None = batch.cache.get("selection.authors")
+    if index is None:
+        index = {}
+        for position, paper in enumerate(batch):
+            for author in paper.authors:
+                index.setdefault(author_key(author.name), []).append(position)
+        batch.cache["selection.authors"] = index
+    mask: Mask = np.zeros(len(batch), dtype=np.bool_)
+    for name in names:
+        mask[index.get(author_key(name), [])] = True
+    return mask
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pick:
     position: int
@@ -93,6 +113,8 @@ class Selector:
         if not candidates.any():
             return Outcome(skipped="no new papers")
         mask = candidates.copy()
+        if profile.muted_authors:
+            mask &= ~_by_authors(batch, profile.muted_authors)
         for name, component in self.filters.items():
             try:
                 keep = component.keep(profile, batch)

@@ -126,7 +126,12 @@ feedback = sa.Table(
     sa.Column("paper_id", sa.String(300), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=False, server_default=""),
+    sa.Index("ix_feedback_subscriber", "subscriber_id"),
 )
+
+#: feedback kinds: a paper to rank like (``more``) or unlike (``less``), an author to mute
+FEEDBACK_KINDS = ("more", "less", "mute")
 
 
 # -- (de)serialisation -------------------------------------------------------------------------
@@ -273,6 +278,17 @@ class StoredSubscriber:
     watermark: int
     unsubscribed: bool
     last_edition_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackItem:
+    """One recorded piece of feedback: ``kind`` is ``more``, ``less`` or ``mute``."""
+
+    id: int
+    paper_id: str
+    kind: str
+    detail: str
+    created_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -628,6 +644,80 @@ class Store:
                 .values(unsubscribed_at=now)
             )
             return bool(result.rowcount)
+
+    def subscriber(self, subscriber_id: int) -> StoredSubscriber | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(subscribers).where(subscribers.c.id == subscriber_id)
+            ).first()
+        return None if row is None else self._stored(row)
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def add_feedback(
+        self, subscriber_id: int, paper_id: str, kind: str, *, detail: str = "", now: dt.datetime
+    ) -> bool:
+        """Record feedback; ``False`` if it was already there (recording is idempotent).
+
+        ``more`` and ``less`` on the same paper replace each other; ``mute`` (``detail`` =
+        the author's name) is kept once per author.
+        """
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"unknown feedback kind {kind!r}")
+        c = feedback.c
+        with self.engine.begin() as conn:
+            if kind == "mute":
+                same = sa.and_(c.subscriber_id == subscriber_id, c.kind == kind, c.detail == detail)
+            else:
+                same = sa.and_(
+                    c.subscriber_id == subscriber_id,
+                    c.paper_id == paper_id,
+                    c.kind.in_(("more", "less")),
+                )
+            existing = conn.execute(sa.select(c.kind).where(same)).scalars().all()
+            if existing == [kind]:
+                return False
+            conn.execute(feedback.delete().where(same))
+            conn.execute(
+                feedback.insert().values(
+                    subscriber_id=subscriber_id,
+                    paper_id=paper_id,
+                    kind=kind,
+                    detail=detail,
+                    created_at=now,
+                )
+            )
+            return True
+
+    def remove_feedback(self, subscriber_id: int, feedback_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                feedback.delete().where(
+                    feedback.c.id == feedback_id, feedback.c.subscriber_id == subscriber_id
+                )
+            )
+            return bool(result.rowcount)
+
+    def feedback(self, subscriber_ids: Sequence[int]) -> dict[int, list[FeedbackItem]]:
+        """Each subscriber's feedback, oldest first."""
+        out: dict[int, list[FeedbackItem]] = {}
+        with self.engine.connect() as conn:
+            for chunk in iter_chunks(list(subscriber_ids), 500):
+                for r in conn.execute(
+                    sa.select(feedback)
+                    .where(feedback.c.subscriber_id.in_(chunk))
+                    .order_by(feedback.c.id)
+                ):
+                    out.setdefault(r.subscriber_id, []).append(
+                        FeedbackItem(
+                            id=r.id,
+                            paper_id=r.paper_id,
+                            kind=r.kind,
+                            detail=r.detail,
+                            created_at=_aware(r.created_at) or r.created_at,
+                        )
+                    )
+        return out
 
     # -- source state --------------------------------------------------------------------------
 

@@ -118,3 +118,45 @@ def test_paper_features_round_trip_and_replace(store: Store) -> None:
         "arxiv:2406.00002": b"ab",
     }
     assert store.features("other", ["arxiv:2406.00001"]) == {}
+
+
+def test_feedback_is_recorded_once_and_more_and_less_replace_each_other(store: Store) -> None:
+    from digest.pipeline import with_feedback
+
+    store.save_subscribers(
+        [Subscriber(name="ada", profile=Profile(liked=("2406.00001",)))], origin="config", now=NOW
+    )
+    (ada,) = store.subscribers()
+    assert store.add_feedback(ada.id, "arxiv:2406.01234", "more", now=NOW) is True
+    assert store.add_feedback(ada.id, "arxiv:2406.01234", "more", now=NOW) is False  # again
+    assert store.add_feedback(ada.id, "arxiv:2406.01234", "less", now=NOW) is True  # changed mind
+    assert store.add_feedback(ada.id, "arxiv:2406.05555", "mute", detail="Eve", now=NOW)
+    assert not store.add_feedback(ada.id, "arxiv:2406.06666", "mute", detail="Eve", now=NOW)
+    with pytest.raises(ValueError, match="unknown feedback kind"):
+        store.add_feedback(ada.id, "arxiv:2406.01234", "love", now=NOW)
+    items = store.feedback([ada.id])[ada.id]
+    assert [(i.kind, i.paper_id, i.detail) for i in items] == [
+        ("less", "arxiv:2406.01234", ""),
+        ("mute", "arxiv:2406.05555", "Eve"),
+    ]
+    (folded,) = with_feedback(store, store.subscribers())
+    profile = folded.subscriber.profile
+    assert profile.liked == ("2406.00001",)
+    assert profile.disliked == ("arxiv:2406.01234",) and profile.muted_authors == ("Eve",)
+    # someone else's feedback id cannot be removed through ada
+    assert store.remove_feedback(ada.id + 1, items[0].id) is False
+    assert store.remove_feedback(ada.id, items[0].id) is True
+    assert [i.kind for i in store.feedback([ada.id])[ada.id]] == ["mute"]
+
+
+def test_tokens_are_per_purpose_and_survive_one_rotation() -> None:
+    from digest.tokens import Tokens
+
+    old, new = Tokens("k1"), Tokens("k2", old_secrets=["k1"])
+    token = old.make("unsubscribe", 7)
+    assert new.read("unsubscribe", token) == 7  # signed with the old key, still accepted
+    assert new.make("unsubscribe", 7) != token  # new links use the new key
+    assert Tokens("k2").read("unsubscribe", token) is None  # old key dropped: rejected
+    assert old.read("read", token) is None  # another purpose
+    assert old.read("unsubscribe", token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert old.read("unsubscribe", "\udcff%00../..") is None
