@@ -318,6 +318,62 @@ class Ledger:
                     )
         return out
 
+    def edition_of(self, edition_id: str, subscriber_id: int) -> Edition | None:
+        """The edition if the subscriber had papers selected in it (else ``None``)."""
+        query = sa.select(editions.c.id, editions.c.created_at).where(
+            editions.c.id == edition_id,
+            sa.exists().where(
+                selections.c.edition_id == editions.c.id,
+                selections.c.subscriber_id == subscriber_id,
+            ),
+        )
+        with self.store.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (
+            None
+            if row is None
+            else Edition(id=row.id, created=_aware(row.created_at) or row.created_at)
+        )
+
+    def editions_of(self, subscriber_id: int, *, limit: int) -> list[tuple[Edition, int]]:
+        """The subscriber's latest editions, newest first, with their number of papers."""
+        query = (
+            sa.select(editions.c.id, editions.c.created_at, sa.func.count().label("n"))
+            .join(selections, selections.c.edition_id == editions.c.id)
+            .where(selections.c.subscriber_id == subscriber_id)
+            .group_by(editions.c.id, editions.c.created_at)
+            .order_by(editions.c.id.desc())
+            .limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [
+                (Edition(id=r.id, created=_aware(r.created_at) or r.created_at), r.n)
+                for r in conn.execute(query)
+            ]
+
+    def recent_editions(self, *, limit: int) -> list[tuple[Edition, str, dict[str, int]]]:
+        """The latest editions, newest first: status and delivery counts per status."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(editions.c.id, editions.c.created_at, editions.c.status)
+                .order_by(editions.c.id.desc())
+                .limit(limit)
+            ).all()
+            counts: dict[str, dict[str, int]] = defaultdict(dict)
+            if rows:
+                for r in conn.execute(
+                    sa.select(
+                        deliveries.c.edition_id, deliveries.c.status, sa.func.count().label("n")
+                    )
+                    .where(deliveries.c.edition_id.in_([r.id for r in rows]))
+                    .group_by(deliveries.c.edition_id, deliveries.c.status)
+                ):
+                    counts[r.edition_id][r.status] = r.n
+        return [
+            (Edition(id=r.id, created=_aware(r.created_at) or r.created_at), r.status, counts[r.id])
+            for r in rows
+        ]
+
     def status_counts(self, edition: Edition) -> dict[str, int]:
         with self.store.engine.connect() as conn:
             return {

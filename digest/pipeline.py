@@ -63,7 +63,11 @@ FEED_HISTORY_EDITIONS = 10
 @dataclass(slots=True, kw_only=True)
 class RunOptions:
     subscriber: str | None = None
+    #: only these subscribers (by name); ``None`` means everyone
+    subscribers: frozenset[str] | None = None
     dry_run: bool = False
+    #: collect from the sources first (off for previews of what is already stored)
+    collect: bool = True
     due_only: bool = False
     now: dt.datetime | None = None
     #: called with (phase, advance, total) as work progresses
@@ -93,6 +97,33 @@ def is_due(stored: StoredSubscriber, now: dt.datetime) -> bool:
     return fire is not None and fire <= now
 
 
+def with_feedback(store: Store, stored: Sequence[StoredSubscriber]) -> list[StoredSubscriber]:
+    """Subscribers with their recorded feedback folded into their profiles.
+
+    "More like this" papers count as liked, "less like this" as disliked (the rankers learn
+    from both), and muted authors' papers are never picked.
+    """
+    recorded = store.feedback([s.id for s in stored])
+    out = []
+    for s in stored:
+        items = recorded.get(s.id)
+        if not items:
+            out.append(s)
+            continue
+        p = s.subscriber.profile
+        more = [i.paper_id for i in items if i.kind == "more"]
+        less = [i.paper_id for i in items if i.kind == "less"]
+        muted = [i.detail for i in items if i.kind == "mute"]
+        profile = replace(
+            p,
+            liked=tuple(dict.fromkeys([*p.liked, *more])),
+            disliked=tuple(dict.fromkeys([*p.disliked, *less])),
+            muted_authors=tuple(dict.fromkeys([*p.muted_authors, *muted])),
+        )
+        out.append(replace(s, subscriber=replace(s.subscriber, profile=profile)))
+    return out
+
+
 class Pipeline:
     """Runs cycles over one store with one set of configured components."""
 
@@ -112,7 +143,7 @@ class Pipeline:
         self.ledger = Ledger(store)
         self.c = components
         self.runtime = runtime
-        self.tokens = Tokens(self.settings.digest.secret_key)
+        self.tokens = Tokens(self.settings.digest.secret_key, self.settings.digest.old_secret_keys)
         self.messages = MessageBuilder(runtime.site)
         self._on_rendered: Callable[[Selection, str, Sequence[Artifact]], None] | None = None
         self._clock: dict[str, float] = defaultdict(float)
@@ -162,7 +193,8 @@ class Pipeline:
         self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
         self.sync_config_subscribers(now)
         try:
-            self._tick("collect", self._collect(now, tally))
+            if options.collect:
+                self._tick("collect", self._collect(now, tally))
         finally:
             if self._fetcher is not None:
                 self._fetcher.close()
@@ -284,6 +316,8 @@ class Pipeline:
         stored = self.store.subscribers(include_unsubscribed=False)
         if options.subscriber is not None:
             stored = [s for s in stored if s.subscriber.name == options.subscriber]
+        if options.subscribers is not None:
+            stored = [s for s in stored if s.subscriber.name in options.subscribers]
         stored = [s for s in stored if s.subscriber.active]
         if options.due_only:
             for s in [s for s in stored if not is_due(s, now)]:
@@ -291,6 +325,7 @@ class Pipeline:
             stored = [s for s in stored if is_due(s, now)]
         if not stored:
             return None
+        stored = with_feedback(self.store, stored)
         t = time.perf_counter()
         lookback = now - dt.timedelta(days=self.settings.digest.lookback_days)
         seqs, papers = self.store.papers_since(
@@ -507,7 +542,7 @@ class Pipeline:
             except Exception as error:
                 self._problem(tally, f"renderers.{name}", error)
 
-    def _links(self, subscriber_id: int, edition: Edition) -> Links:
+    def links(self, subscriber_id: int, edition: Edition) -> Links:
         base = self.runtime.site.base_url
         make = self.tokens.make
         unsubscribe = make("unsubscribe", subscriber_id)
@@ -521,6 +556,7 @@ class Pipeline:
             preferences=f"{base}/preferences/{make('preferences', subscriber_id)}",
             archive=f"{base}/archive/{edition.id}/{read}",
             feed=f"{base}/feeds/{read}/rss.xml",
+            feedback=f"{base}/feedback/{make('feedback', subscriber_id)}",
         )
 
     def _plan(
@@ -601,7 +637,7 @@ class Pipeline:
                 subscriber=job.subscriber,
                 edition=edition,
                 items=scored(job.items),
-                links=self._links(job.subscriber_id, edition),
+                links=self.links(job.subscriber_id, edition),
                 candidates=len(batch) if batch is not None else 0,
                 history=tuple((ed, scored(its)) for ed, its in job.history),
             )

@@ -170,3 +170,20 @@ def check(loaded: LoadedConfig, host: PluginHost) -> list[str]:
     """Every problem in the configuration and the plugins, without starting anything."""
     _, problems = build(loaded, host, None)
     return [*(str(f) for f in host.failures), *loaded.problems, *problems]
+
+
+def open_pipeline(loaded: LoadedConfig, host: PluginHost, store: Any) -> Any:
+    """A ready :class:`~digest.pipeline.Pipeline` over ``store``.
+
+    Raises :class:`~digest.errors.ConfigError` listing every component problem, and stops on
+    plugin failures when the host is strict.
+    """
+    from digest.errors import ConfigError
+    from digest.pipeline import Pipeline
+
+    runtime = make_runtime(loaded, host, features=store)
+    components, problems = build(loaded, host, runtime)
+    if problems:
+        raise ConfigError(problems)
+    host.raise_if_strict()
+    return Pipeline(loaded=loaded, host=host, store=store, components=components, runtime=runtime)
