@@ -28,7 +28,7 @@ from digest import (
     truncate,
 )
 from digest.models import Artifact, Paper, Selection
-from digest_email.views import PaperView, build_view, why_line
+from digest_email.views import PaperView, build_view, rate_url, why_line
 
 SUBJECT_FIELDS = frozenset({"site", "name", "count", "papers", "top", "date", "edition"})
 # Papers rendered outside a prepared batch (history, no prepare()) are cached too, up to this
@@ -56,6 +56,8 @@ class Card(NamedTuple):
 
     paper: PaperView
     why: str
+    #: this subscriber's feedback link for the paper (add ``&action=more|less|mute``)
+    rate: str | None = None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -239,7 +241,11 @@ class EmailRenderer(Renderer):
 
     def render(self, selection: Selection) -> Sequence[Artifact]:
         html_template, text_template = self._templates()
-        cards = [Card(self._view(item.paper), why_line(item.reasons)) for item in selection.items]
+        feedback = selection.links.feedback
+        cards = [
+            Card(self._view(item.paper), why_line(item.reasons), rate_url(feedback, item.paper))
+            for item in selection.items
+        ]
         subscriber = selection.subscriber
         name = one_line(strip_invalid(subscriber.name))
         edition = one_line(strip_invalid(selection.edition.id))

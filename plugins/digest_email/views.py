@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import textwrap
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -40,6 +41,17 @@ def why_line(reasons: tuple[Reason, ...]) -> str:
     """The reasons' texts joined into the "Why this paper:" line."""
     texts = [text for text in map(reason_text, reasons) if text]
     return "; ".join(dict.fromkeys(texts))  # rankers may repeat a text; show it once
+
+
+@functools.lru_cache(maxsize=8192)
+def paper_query(paper_id: str) -> str:
+    """``paper=<id>`` for a feedback link (ids hold ``:`` and, for DOIs, ``/``)."""
+    return "paper=" + quote(paper_id, safe=":")
+
+
+def rate_url(feedback: str | None, paper: Paper) -> str | None:
+    """The subscriber's feedback link for ``paper``, without the ``action``."""
+    return f"{feedback}?{paper_query(str(paper.id))}" if feedback else None
 
 
 _EMPTY = Markup("")
