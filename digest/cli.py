@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -52,19 +53,9 @@ class _Context:
         return make_runtime(self.loaded, self.host, features=self.store)
 
     def pipeline(self) -> Any:
-        from digest.errors import ConfigError
-        from digest.pipeline import Pipeline
-        from digest.wiring import build, make_runtime
+        from digest.wiring import open_pipeline
 
-        loaded, host = self.loaded, self.host
-        runtime = make_runtime(loaded, host, features=self.store)
-        components, problems = build(loaded, host, runtime)
-        if problems:
-            raise ConfigError(problems)
-        host.raise_if_strict()
-        return Pipeline(
-            loaded=loaded, host=host, store=self.store, components=components, runtime=runtime
-        )
+        return open_pipeline(self.loaded, self.host, self.store)
 
 
 _config = click.option(
@@ -202,6 +193,48 @@ def make_cli() -> click.Group:
         click.echo(
             f"{ctx.loaded.source}: OK — {len(s.sources)} sources, "
             f"{len(s.subscribers)} subscribers in the file"
+        )
+
+    @cli.command()
+    @config_option
+    @click.option("--host", help="Address to listen on (default: [serve] host).")
+    @click.option("--port", type=int, help="Port to listen on (default: [serve] port).")
+    @click.option("--no-scheduler", is_flag=True, help="Serve the web pages only; deliver nothing.")
+    def serve(
+        config: Path | None, strict: bool, host: str | None, port: int | None, no_scheduler: bool
+    ) -> None:
+        """Run the service: scheduled editions, private feeds, unsubscribe, feedback, archive."""
+        import uvicorn
+
+        from digest.web.serve import build_app
+
+        ctx = _Context(config, strict)
+        settings = ctx.loaded.settings
+        app = build_app(
+            ctx.pipeline(),
+            config_path=config.resolve() if config else None,
+            database_url=ctx.loaded.database_url,
+            scheduler=settings.serve.scheduler and not no_scheduler,
+        )
+        if settings.digest.secret_key == "change-me":
+            click.echo(
+                "Warning: [digest] secret_key is the default; links can be forged.", err=True
+            )
+        # Scheduled runs log one summary line each (digest.jobs) next to uvicorn's own lines.
+        log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+        verbose = click.get_current_context().find_root().params.get("verbose") or 0
+        log_config["loggers"]["digest"] = {
+            "handlers": ["default"],
+            "level": "DEBUG" if verbose > 1 else "INFO",
+            "propagate": False,
+        }
+        uvicorn.run(
+            app,
+            host=host or settings.serve.host,
+            port=settings.serve.port if port is None else port,
+            log_level="info",
+            log_config=log_config,
+            proxy_headers=True,
         )
 
     @cli.command()

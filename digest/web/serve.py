@@ -1,0 +1,95 @@
+"""``digest serve``: the web app and the edition scheduler in one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from digest.store import utcnow
+from digest.web.app import Lifecycle, create_app
+from digest.web.service import WebService
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from digest.jobs import EditionScheduler
+    from digest.pipeline import Pipeline
+
+log = logging.getLogger("digest.serve")
+
+
+class SchedulerLifecycle(Lifecycle):
+    """Syncs one job per subscriber schedule into the persistent job store, runs it, and
+    stops it gracefully (a running edition finishes first).
+
+    Subscribers change while the service runs (``digest subscribers import``, unsubscribes),
+    so the jobs are synced again every ``resync_seconds``.
+    """
+
+    def __init__(
+        self, scheduler: EditionScheduler, pipeline: Pipeline, *, resync_seconds: float = 60.0
+    ) -> None:
+        self.scheduler = scheduler
+        self.pipeline = pipeline
+        self.resync_seconds = resync_seconds
+        self._stopping = threading.Event()
+        self._resync: threading.Thread | None = None
+
+    def sync(self) -> None:
+        store = self.pipeline.store
+        self.scheduler.sync(s.subscriber for s in store.subscribers(include_unsubscribed=False))
+
+    def start(self) -> None:
+        self.pipeline.sync_config_subscribers(utcnow())
+        self.sync()  # digest.jobs logs what changed
+        self.scheduler.start()
+        self._resync = threading.Thread(target=self._keep_in_sync, name="digest-resync")
+        self._resync.daemon = True
+        self._resync.start()
+
+    def _keep_in_sync(self) -> None:
+        while not self._stopping.wait(self.resync_seconds):
+            try:
+                self.sync()
+            except Exception:  # the database may be briefly unavailable: try again later
+                log.exception("scheduler: syncing schedules failed")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._resync is not None:
+            self._resync.join(10)
+        self.scheduler.shutdown(wait=True)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "running": self.scheduler.running,
+            "jobs": [
+                {"id": job_id, "next_run": None if when is None else when.isoformat()}
+                for job_id, when in self.scheduler.jobs()
+            ],
+        }
+
+
+def build_app(
+    pipeline: Pipeline,
+    *,
+    config_path: Path | None,
+    database_url: str,
+    scheduler: bool,
+    resync_seconds: float = 60.0,
+) -> FastAPI:
+    """The service's ASGI app; with ``scheduler`` it also delivers editions on schedule."""
+    pipeline.sync_config_subscribers(utcnow())
+    lifecycle: SchedulerLifecycle | None = None
+    if scheduler:
+        from digest.jobs import EditionScheduler
+
+        lifecycle = SchedulerLifecycle(
+            EditionScheduler(database_url=database_url, config_path=config_path),
+            pipeline,
+            resync_seconds=resync_seconds,
+        )
+    service = WebService(pipeline, scheduler_status=lifecycle.status if lifecycle else None)
+    return create_app(service, lifecycle=lifecycle)

@@ -1,0 +1,261 @@
+"""What the web endpoints do, apart from HTTP: look up, render and record.
+
+Every subscriber-facing lookup starts from a signed token (:mod:`digest.tokens`) and only ever
+returns that subscriber's data. Rendering reuses the configured renderers on what the ledger
+stored, so an archived edition shows the same papers, scores and reasons as the email did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from digest.ledger import StoredItem
+from digest.models import Artifact, Edition, Paper, ScoredPaper, Selection
+from digest.pipeline import Pipeline, RunOptions
+from digest.store import FeedbackItem, StoredSubscriber, utcnow
+
+#: feed file name in the URL → the feed renderer's artifact role
+FEED_FORMATS = {"rss.xml": "rss", "feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
+#: feedback actions a link may carry, and how the pages name them
+ACTIONS = {"more": "More like this", "less": "Less like this", "mute": "Mute an author"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Document:
+    """A rendered response body with what HTTP caching needs."""
+
+    content: str
+    media_type: str
+    etag: str
+    last_modified: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Preferences:
+    subscriber: StoredSubscriber
+    editions: list[tuple[Edition, int]]
+    feedback: list[tuple[FeedbackItem, Paper | None]]
+
+
+class NotAvailable(Exception):
+    """The thing exists but cannot be shown (no renderer configured for it)."""
+
+
+class WebService:
+    """The web endpoints' work over one pipeline (its store, ledger, tokens, renderers).
+
+    Renderers keep per-run caches and are not thread-safe, so rendering is serialised; the
+    store is safe to use from several threads.
+    """
+
+    def __init__(
+        self, pipeline: Pipeline, *, scheduler_status: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.ledger = pipeline.ledger
+        self.tokens = pipeline.tokens
+        self.settings = pipeline.settings
+        self.site = pipeline.runtime.site
+        self.templates = pipeline.runtime.templates
+        self.scheduler_status = scheduler_status
+        self._render_lock = threading.Lock()
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def subscriber(self, purpose: str, token: str) -> StoredSubscriber | None:
+        """The subscriber a valid ``purpose`` token names, if they still exist."""
+        sid = self.tokens.read(purpose, token)
+        if sid is None:
+            return None
+        found = self.store.subscriber(sid)
+        if found is None or found.origin == "removed":
+            return None
+        return found
+
+    def by_name(self, name: str) -> StoredSubscriber | None:
+        for s in self.store.subscribers():
+            if s.subscriber.name == name:
+                return s
+        return None
+
+    # -- feeds and archive --------------------------------------------------------------------
+
+    def feed(self, stored: StoredSubscriber, filename: str) -> Document:
+        """The subscriber's private feed in the format ``filename`` names (see FEED_FORMATS)."""
+        role = FEED_FORMATS[filename]
+        runs = self.ledger.history(
+            [stored.id], before="~", editions_back=self.settings.serve.feed_editions
+        ).get(stored.id, [])
+        if runs:
+            edition, items = runs[0]
+            last_modified: dt.datetime | None = edition.created
+        else:  # nothing sent yet: an empty, valid feed
+            edition, items, last_modified = Edition(id="none", created=utcnow()), [], None
+        selection = self._selection(stored, edition, items, runs[1:])
+        artifact = self._render("feed", selection, role)
+        return _document(artifact, last_modified)
+
+    def archive(self, stored: StoredSubscriber, edition_id: str) -> Document | None:
+        """The edition's email as a web page, if this subscriber had one in it."""
+        edition = self.ledger.edition_of(edition_id, stored.id)
+        if edition is None:
+            return None
+        items = self.ledger.selected(edition.id, [stored.id]).get(stored.id, [])
+        selection = self._selection(stored, edition, items, [])
+        return _document(self._render("email", selection, "html"), edition.created)
+
+    def _selection(
+        self,
+        stored: StoredSubscriber,
+        edition: Edition,
+        items: Sequence[StoredItem],
+        history: Sequence[tuple[Edition, Sequence[StoredItem]]],
+    ) -> Selection:
+        seqs = {i.paper_seq for i in items} | {i.paper_seq for _, its in history for i in its}
+        papers = self.store.papers_by_seq(seqs) if seqs else {}
+
+        def scored(its: Sequence[StoredItem]) -> tuple[ScoredPaper, ...]:
+            return tuple(
+                ScoredPaper(paper=papers[i.paper_seq], score=i.score, reasons=i.reasons)
+                for i in its
+                if i.paper_seq in papers
+            )
+
+        return Selection(
+            subscriber=stored.subscriber,
+            edition=edition,
+            items=scored(items),
+            links=self.pipeline.links(stored.id, edition),
+            candidates=0,
+            history=tuple((ed, scored(its)) for ed, its in history),
+        )
+
+    def _render(self, channel: str, selection: Selection, role: str) -> Artifact:
+        renderers = [r for r in self.pipeline.c.renderers.values() if r.channel == channel]
+        with self._render_lock:
+            for renderer in renderers:
+                for artifact in renderer.render(selection):
+                    if artifact.role == role:
+                        return artifact
+        raise NotAvailable(f"no configured renderer produces {channel} {role!r}")
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def unsubscribe(self, stored: StoredSubscriber) -> bool:
+        """Unsubscribe (idempotent): ``True`` the first time."""
+        return self.store.unsubscribe(stored.id, now=utcnow())
+
+    def paper(self, paper_id: str) -> Paper | None:
+        return self.store.papers_by_id([paper_id]).get(paper_id)
+
+    def record_feedback(
+        self, stored: StoredSubscriber, paper: Paper, action: str, author: str = ""
+    ) -> bool:
+        """Record "more"/"less" for ``paper`` or "mute" for one of its authors."""
+        if action == "mute":
+            names = {a.name for a in paper.authors}
+            if author not in names:
+                raise ValueError("choose one of the paper's authors to mute")
+        return self.store.add_feedback(
+            stored.id,
+            str(paper.id),
+            action,
+            detail=author if action == "mute" else "",
+            now=utcnow(),
+        )
+
+    def remove_feedback(self, stored: StoredSubscriber, feedback_id: int) -> bool:
+        return self.store.remove_feedback(stored.id, feedback_id)
+
+    def preferences(self, stored: StoredSubscriber) -> Preferences:
+        items = self.store.feedback([stored.id]).get(stored.id, [])
+        papers = self.store.papers_by_id({i.paper_id for i in items})
+        return Preferences(
+            subscriber=stored,
+            editions=self.ledger.editions_of(stored.id, limit=20),
+            feedback=[(i, papers.get(i.paper_id)) for i in reversed(items)],
+        )
+
+    # -- operator -----------------------------------------------------------------------------
+
+    def preview(self, stored: StoredSubscriber) -> str | None:
+        """The subscriber's next email as HTML from stored papers; nothing is recorded."""
+        rendered: list[str] = []
+
+        def keep(selection: Selection, channel: str, artifacts: Sequence[Artifact]) -> None:
+            rendered.extend(a.content for a in artifacts if a.role == "html")
+
+        with self._render_lock:
+            self.pipeline.run(
+                RunOptions(
+                    subscriber=stored.subscriber.name,
+                    dry_run=True,
+                    collect=False,
+                    on_rendered=keep,
+                )
+            )
+        return rendered[0] if rendered else None
+
+    def overview(self) -> dict[str, Any]:
+        subscribers = self.store.subscribers()
+        return {
+            "subscribers": subscribers,
+            "active": sum(1 for s in subscribers if not s.unsubscribed),
+            "editions": self.ledger.recent_editions(limit=20),
+            "sources": self.store.source_health(),
+            "scheduler": self.scheduler_status() if self.scheduler_status else None,
+        }
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details): the database answers and no source's latest run failed."""
+        try:
+            sources = self.store.source_health()
+        except Exception:  # the database is down or unreadable
+            return False, {"status": "error", "database": "unavailable"}
+        listed = [
+            {
+                "source": h.source,
+                "ok": not h.failing,
+                "last_success": _iso(h.last_success),
+                "last_collected": h.last_collected,
+                "last_error_at": _iso(h.last_error_at),
+                "flag": h.flag,
+            }
+            for h in sources
+        ]
+        degraded = any(h.failing or h.flag for h in sources)
+        details: dict[str, Any] = {
+            "status": "degraded" if degraded else "ok",
+            "database": "ok",
+            "sources": listed,
+        }
+        if self.scheduler_status is not None:
+            # A summary only: the schedules themselves are for the operator area.
+            status = self.scheduler_status()
+            runs = [j["next_run"] for j in status["jobs"] if j["next_run"]]
+            details["scheduler"] = {
+                "running": status["running"],
+                "schedules": len(status["jobs"]),
+                "next_run": min(runs) if runs else None,
+            }
+        return True, details
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _document(artifact: Artifact, last_modified: dt.datetime | None) -> Document:
+    digest = hashlib.sha256(artifact.content.encode("utf-8")).hexdigest()[:32]
+    return Document(
+        content=artifact.content,
+        media_type=artifact.media_type,
+        etag=f'"{digest}"',
+        last_modified=last_modified,
+    )
