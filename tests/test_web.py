@@ -116,8 +116,16 @@ class Site:
 
 
 def serve(
-    tmp_path: Path, *, secret: str = "k2", old_keys: str = "", run: bool = True
+    tmp_path: Path,
+    *,
+    secret: str = "k2",
+    old_keys: str = "",
+    run: bool = True,
+    database: str | None = None,
 ) -> Iterator[Site]:
+    """A served site; ``database`` (a SQLAlchemy URL) replaces the SQLite file."""
+    if database:
+        old_keys += f'\ndatabase = "{database}"'
     sock = reserve_port()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     tmp_path.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Query, Request, Response
+from fastapi import Depends, FastAPI, Form, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,6 +32,10 @@ SECURITY_HEADERS = {
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
+#: values that reach a query: no NUL (PostgreSQL refuses it), ids in the columns' range
+NO_NUL = r"^[^\x00]*$"
+EDITION_ID = r"^[0-9A-Za-z-]{1,40}$"
+ROW_ID = Annotated[int, Path(ge=1, le=2**31 - 1)]  # an INTEGER column everywhere
 _BAD_LINK = "This link is not valid. It may be mistyped, or older than the site's current keys."
 
 
@@ -139,7 +143,9 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
         return _cached(document, request, "private, max-age=300")
 
     @app.get("/archive/{edition_id}/{token}", response_class=HTMLResponse)
-    def archive(edition_id: str, stored: Reader, request: Request) -> Response:
+    def archive(
+        edition_id: Annotated[str, Path(pattern=EDITION_ID)], stored: Reader, request: Request
+    ) -> Response:
         """One edition's email as a web page."""
         try:
             document = service.archive(stored, edition_id)
@@ -173,8 +179,8 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
     @app.get("/feedback/{token}", response_class=HTMLResponse)
     def feedback_page(
         stored: Rater,
-        paper: Annotated[str, Query(max_length=300)],
-        action: Annotated[str, Query(max_length=20)] = "more",
+        paper: Annotated[str, Query(max_length=300, pattern=NO_NUL)],
+        action: Annotated[str, Query(max_length=20, pattern=NO_NUL)] = "more",
     ) -> HTMLResponse:
         """Confirm feedback on a paper; opening the link records nothing."""
         found = service.paper(paper)
@@ -187,9 +193,9 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
     @app.post("/feedback/{token}", response_class=HTMLResponse)
     def feedback(
         stored: Rater,
-        paper: Annotated[str, Form(max_length=300)],
-        action: Annotated[str, Form(max_length=20)],
-        author: Annotated[str, Form(max_length=300)] = "",
+        paper: Annotated[str, Form(max_length=300, pattern=NO_NUL)],
+        action: Annotated[str, Form(max_length=20, pattern=NO_NUL)],
+        author: Annotated[str, Form(max_length=300, pattern=NO_NUL)] = "",
     ) -> HTMLResponse:
         """Record "more like this", "less like this" or "mute" one of the paper's authors."""
         found = service.paper(paper)
@@ -214,7 +220,7 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
         return _preferences(stored, token)
 
     @app.post("/preferences/{token}/feedback/{feedback_id}/delete", response_class=HTMLResponse)
-    def forget_feedback(stored: Owner, token: str, feedback_id: int) -> HTMLResponse:
+    def forget_feedback(stored: Owner, token: str, feedback_id: ROW_ID) -> HTMLResponse:
         removed = service.remove_feedback(stored, feedback_id)
         return _preferences(stored, token, notice="Removed." if removed else "Already removed.")
 
