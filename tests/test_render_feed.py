@@ -1,9 +1,12 @@
-"""The ``feed`` renderer as feed readers see it: RSS 2.0 and Atom parsed by feedparser/lxml."""
+"""The ``feed`` renderer as feed readers see it: RSS 2.0 and Atom parsed by feedparser/lxml,
+JSON Feed 1.1 parsed by json."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,11 @@ from digest.models import (
     Subscriber,
 )
 from digest.rendering import make_environment
+from digest.testing import HOSTILE_TITLE
+from digest.testing import make_paper as make_real_paper
 from digest_feed import NAMESPACE, FeedRenderer
+from digest_feed.views import json_text
+from helpers import build_pipeline, write_papers
 
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$\r\nInjected: x\x00\x0b\x0c"
 SHOWN = "<script>alert(1)</script> {{ 7*7 }} & α Injected: x"
@@ -108,7 +115,7 @@ def make_selection(
 
 def render(renderer: FeedRenderer, selection: Selection) -> dict[str, Artifact]:
     artifacts = renderer.render(selection)
-    assert [a.role for a in artifacts] == ["rss", "atom"]
+    assert [a.role for a in artifacts] == ["rss", "atom", "json"]
     return {a.role: a for a in artifacts}
 
 
@@ -121,6 +128,15 @@ def parse(artifact: Artifact) -> Any:
 def xml(artifact: Artifact) -> Any:
     # lxml is strict: any ill-formed or invalid character fails here.
     return etree.fromstring(artifact.content.encode("utf-8"))
+
+
+def _no_constants(name: str) -> Any:
+    raise AssertionError(f"{name} is not JSON")
+
+
+def load_json(artifact: Artifact) -> Any:
+    # Strict: NaN/Infinity are rejected, and the text must encode as UTF-8 (it is written so).
+    return json.loads(artifact.content.encode("utf-8"), parse_constant=_no_constants)
 
 
 @pytest.fixture
@@ -147,9 +163,13 @@ def test_artifacts_are_named_and_typed(feeds: dict[str, Artifact]) -> None:
         "application/atom+xml",
         "atom.xml",
     )
-    for artifact in feeds.values():
-        assert artifact.content.startswith('<?xml version="1.0" encoding="utf-8"?>\n')
-        xml(artifact)
+    assert (feeds["json"].media_type, feeds["json"].filename) == (
+        "application/feed+json",
+        "feed.json",
+    )
+    for role in ("rss", "atom"):
+        assert feeds[role].content.startswith('<?xml version="1.0" encoding="utf-8"?>\n')
+        xml(feeds[role])
 
 
 def test_feeds_parse_cleanly(feeds: dict[str, Artifact]) -> None:
@@ -232,6 +252,8 @@ def test_many_authors_are_capped(tmp_path: Path) -> None:
     names = ", ".join(f"Physicist {i}" for i in range(5))
     assert rss.entries[0].author == f"{names} et al."
     assert len(atom.entries[0].authors) == 5
+    (item,) = load_json(out["json"])["items"]
+    assert item["authors"] == [{"name": f"Physicist {i}"} for i in range(5)]
 
 
 def test_channel_links(feeds: dict[str, Artifact]) -> None:
@@ -254,6 +276,7 @@ def test_entries_are_capped_and_unique(tmp_path: Path) -> None:
     ids = [e.id for e in parse(out["rss"]).entries]
     assert len(ids) == 20 == len(set(ids))
     assert ids[:3] == ["arxiv:2406.00029", "arxiv:2406.00000", "arxiv:2406.00001"]
+    assert [item["id"] for item in load_json(out["json"])["items"]] == ids
 
 
 def test_canonical_atom_ids_with_an_empty_prefix(tmp_path: Path) -> None:
@@ -272,6 +295,8 @@ def test_empty_feed_is_valid(tmp_path: Path) -> None:
         parsed = parse(out[role])
         assert parsed.entries == []
         assert parsed.feed.title == "Papers digest — bob <x>"
+    document = load_json(out["json"])
+    assert (document["title"], document["items"]) == ("Papers digest — bob <x>", [])
 
 
 def test_render_without_prepare_and_with_revised_papers(tmp_path: Path) -> None:
@@ -311,6 +336,9 @@ def test_no_atom_self_link_when_the_atom_url_is_unknown(tmp_path: Path) -> None:
     parsed = parse(out["atom"])
     assert {link.rel for link in parsed.feed.links} == {"alternate"}
     assert parsed.feed.id == links.feed
+    # Nor a JSON Feed feed_url (a guess would point readers at a URL that does not exist).
+    document = load_json(out["json"])
+    assert "feed_url" not in document and document["home_page_url"] == LINKS.archive
 
 
 def test_everything_an_entry_exposes_is_already_escaped(tmp_path: Path) -> None:
@@ -336,3 +364,191 @@ def test_everything_an_entry_exposes_is_already_escaped(tmp_path: Path) -> None:
 
     walk(entries[0], "entry")
     assert entries[0].paper.data.title == Markup.escape(SHOWN)
+
+
+# -- JSON Feed 1.1 -----------------------------------------------------------------------
+
+
+def rss_descriptions(artifact: Artifact) -> list[str]:
+    # lxml gives an element's text XML-unescaped: the HTML a reader renders.
+    return [item.findtext("description") for item in xml(artifact).iter("item")]
+
+
+def test_json_feed_top_level(feeds: dict[str, Artifact]) -> None:
+    document = load_json(feeds["json"])
+    rss = parse(feeds["rss"]).feed
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    assert document["title"] == rss.title == "Papers digest — alice"
+    assert document["description"] == rss.description
+    assert document["home_page_url"] == LINKS.archive
+    # Next to the RSS document: .../feeds/tok123/rss.xml -> .../feeds/tok123/feed.json
+    assert document["feed_url"] == "https://digest.example.org/feeds/tok123/feed.json"
+    assert document["authors"] == [{"name": "Papers digest"}]
+    assert document["_digest"] == {"about": NAMESPACE}
+
+
+@pytest.mark.parametrize(
+    ("feed", "expected"),
+    [
+        ("https://d.example.org/f/tok/feed.xml", "https://d.example.org/f/tok/feed.json"),
+        ("https://d.example.org/f/tok/rss.xml?v=2", "https://d.example.org/f/tok/feed.json?v=2"),
+    ],
+)
+def test_json_feed_url_is_the_rss_sibling(tmp_path: Path, feed: str, expected: str) -> None:
+    selection = make_selection([scored(make_paper(1), 0.5)])
+    links = dataclasses.replace(LINKS, feed=feed)
+    out = render(make_renderer(tmp_path), dataclasses.replace(selection, links=links))
+    assert load_json(out["json"])["feed_url"] == expected
+
+
+def test_json_items_are_the_rss_entries(feeds: dict[str, Artifact]) -> None:
+    items = load_json(feeds["json"])["items"]
+    rss = parse(feeds["rss"])
+    # Same papers, same order (ranking, then history newest first), same de-duplication.
+    assert [item["id"] for item in items] == [e.id for e in rss.entries]
+    assert [item["id"] for item in items] == [f"arxiv:{v}" for v in ORDER]
+    assert [item["url"] for item in items] == [e.link for e in rss.entries]
+    assert [item["title"] for item in items] == [e.title for e in rss.entries]
+    assert items[1]["title"] == SHOWN  # plain text, not HTML-escaped
+    # content_html is exactly the HTML of the RSS description.
+    assert [item["content_html"] for item in items] == rss_descriptions(feeds["rss"])
+    assert items[0]["content_html"].endswith(
+        "<p><strong>Why this paper:</strong> matches “diffusion”; announced today</p>"
+        "<p>Score: 0.930</p>"
+    )
+    dates = [item["date_published"] for item in items]
+    assert (
+        dates
+        == ["2024-06-11T06:00:00Z"] * 3 + ["2024-06-10T06:00:00Z"] + ["2024-06-09T06:00:00Z"] * 2
+    )
+    first = items[0]
+    assert first["summary"] == "Abstract of paper 2 with x^2 & <b>tags</b>."  # plain text
+    assert first["authors"] == [{"name": "Ada 2"}, {"name": "Grace Hopper"}, {"name": "Alan T"}]
+    assert first["tags"] == ["cs.LG", "stat.ML"]
+
+
+def test_json_items_carry_score_and_reasons(feeds: dict[str, Artifact]) -> None:
+    items = load_json(feeds["json"])["items"]
+    assert [item["_digest"]["score"] for item in items] == [0.93, 0.81, 0.52, 0.7, 0.9, 0.4]
+    reasons = [
+        {"kind": "keyword", "text": "matches “diffusion”", "weight": 0.5},
+        {"kind": "recency", "text": "announced today", "weight": 0.25},
+    ]
+    for item in items:
+        assert item["_digest"]["reasons"] == reasons
+
+
+def test_json_abstracts_are_truncated_like_the_rss_ones(tmp_path: Path) -> None:
+    paper = make_paper(1, abstract="word " * 100)
+    out = render(make_renderer(tmp_path, abstract_chars=60), make_selection([scored(paper, 1)]))
+    (item,) = load_json(out["json"])["items"]
+    assert item["summary"] == "word " * 10 + "word…"  # 56 characters, cut at a word
+    assert f"<p>{item['summary']}</p>" in rss_descriptions(out["rss"])[0]
+
+
+def test_json_omits_what_a_paper_lacks_and_nulls_non_finite_numbers(tmp_path: Path) -> None:
+    paper = make_paper(
+        1,
+        id=PaperId(kind="fp", value="ab12cd"),
+        url=None,
+        pdf_url=None,
+        authors=(),
+        categories=(),
+    )
+    bare = ScoredPaper(
+        paper=paper, score=math.nan, reasons=(Reason(kind="k", text="t", weight=math.inf),)
+    )
+    out = render(make_renderer(tmp_path), make_selection([bare]))
+    (item,) = load_json(out["json"])["items"]  # strict: no NaN / Infinity literals
+    assert "url" not in item and "authors" not in item and "tags" not in item
+    assert item["_digest"] == {
+        "score": None,
+        "reasons": [{"kind": "k", "text": "t", "weight": None}],
+    }
+
+
+HOSTILE_TITLES = [
+    # (title as the source gave it, title as every feed shows it)
+    ('</script><script>alert("x")</script>', '</script><script>alert("x")</script>'),
+    ('Say "hi" \\ and \\\\ ok', 'Say "hi" \\ and \\\\ ok'),
+    ("a\u2028b\u2029c", "a b c"),
+    ("x\x00\x07\x1b\x7fy\r\nz\t!", "xy z !"),
+    ("{{ 7*7 }} {% if x %}", "{{ 7*7 }} {% if x %}"),
+    ("On $\\alpha$-nets in $\\mathbb{R}^n$", "On α-nets in ℝ^n"),
+    ("Rockets 🚀🧪 and 𝔘", "Rockets 🚀🧪 and 𝔘"),
+    (HOSTILE_TITLE, "<script>alert(1)</script> {{ 7*7 }} & α-nets Bcc: victim@example.org"),
+]
+
+
+@pytest.mark.parametrize(("title", "shown"), HOSTILE_TITLES)
+def test_json_hostile_titles_round_trip_exactly(tmp_path: Path, title: str, shown: str) -> None:
+    paper = make_paper(
+        1,
+        title=title,
+        id=PaperId(kind="doi", value='10.1000/"q"\\</script>'),
+        authors=(Author(name=title),),
+        categories=(title,),
+    )
+    selection = make_selection([scored(paper, 0.5, reason=title)], name=title)
+    out = render(make_renderer(tmp_path), selection)
+    document = load_json(out["json"])
+    (item,) = document["items"]
+    assert item["title"] == shown == parse(out["rss"]).entries[0].title
+    assert item["id"] == 'doi:10.1000/"q"\\</script>' == parse(out["rss"]).entries[0].id
+    assert item["authors"] == [{"name": shown}]
+    assert item["tags"] == [c.text for c in xml(out["rss"]).iter("category")]
+    assert item["_digest"]["reasons"][0]["text"] == shown
+    assert document["title"] == parse(out["rss"]).feed.title
+    assert item["content_html"] == rss_descriptions(out["rss"])[0]
+    # Safe to paste into an HTML <script> or evaluate as JavaScript, too; all ASCII.
+    assert "</" not in out["json"].content and out["json"].content.isascii()
+
+
+def test_json_text_escapes_anything_into_a_json_string() -> None:
+    nasty = 'a"b\\c</script>\u2028\u2029\x00\x1f\x7f\n{{}}😀'
+    assert json.loads(f'"{json_text(nasty)}"') == nasty
+    assert "</" not in json_text(nasty) and json_text(nasty).isascii()
+
+
+JSON_PIPELINE = """
+[digest]
+state_dir = "state"
+output_dir = "out"
+secret_key = "s"
+
+[selection]
+rankers = { recency = 1.0 }
+
+[sources.main]
+component = "jsonl"
+file = "papers.jsonl"
+
+[rankers.recency]
+component = "recency"
+
+[renderers.email]
+component = "email"
+
+[renderers.feed]
+component = "feed"
+
+[deliverers.files]
+component = "files"
+
+[subscribers.victim]
+email = "victim@example.org"
+"""
+
+
+def test_files_deliverer_writes_feed_json_next_to_the_xml_feeds(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(JSON_PIPELINE)
+    write_papers(tmp_path / "papers.jsonl", [make_real_paper("2411.00666", title=HOSTILE_TITLE)])
+    report = build_pipeline(tmp_path / "config.toml").run()
+    assert report.delivered == 1 and not report.problems, report
+    person = tmp_path / "out" / "victim"
+    assert {"feed.xml", "atom.xml", "feed.json"} <= {p.name for p in person.iterdir()}
+    document = json.loads((person / "feed.json").read_bytes())
+    (item,) = document["items"]
+    assert item["id"] == "arxiv:2411.00666"
+    assert item["title"] == feedparser.parse((person / "feed.xml").read_bytes()).entries[0].title
+    assert "α-nets" in item["title"] and "{{ 7*7 }}" in item["title"]

@@ -1,10 +1,10 @@
-"""The ``feed`` renderer: a subscriber's rolling RSS 2.0 and Atom feeds."""
+"""The ``feed`` renderer: a subscriber's rolling RSS 2.0, Atom and JSON Feed 1.1 feeds."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from markupsafe import Markup, escape
@@ -13,22 +13,33 @@ from pydantic import Field, field_validator
 from digest import Batch, ComponentConfig, PluginError, Renderer, Runtime, one_line, strip_invalid
 from digest.models import Artifact, Edition, Paper, Reason, ScoredPaper, Selection
 from digest_feed.views import (
+    SCORE_JSON,
     SCORE_XML,
     Entry,
     FeedPaper,
     FeedReason,
+    JsonPaper,
     edition_dates,
     feed_reason,
+    json_number,
+    json_paper,
+    json_reasons,
+    json_text,
     paper_data,
+    paper_text,
+    rate_parts,
     sibling_url,
     why_html,
 )
 
 NAMESPACE = "https://papers-digest.org/ns/1.0"
 """XML namespace of ``digest:score`` and ``digest:reason`` (prefix ``digest``)."""
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 RSS_FILENAME = "feed.xml"
 ATOM_FILENAME = "atom.xml"
-# Last path segments of an RSS URL (Links.feed) whose Atom twin is "atom.xml" next to it.
+JSON_FILENAME = "feed.json"
+# Last path segments of an RSS URL (Links.feed) whose Atom and JSON Feed twins are
+# "atom.xml" and "feed.json" next to it.
 RSS_URL_NAMES = frozenset({RSS_FILENAME, "rss.xml"})
 # Papers rendered outside a prepared batch (history, no prepare()) and reasons are cached too,
 # up to this many each, so a long-lived renderer cannot grow without bound.
@@ -36,18 +47,41 @@ _CACHE_LIMIT = 20_000
 _IRI_PREFIX = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f<>\"{}|\\^`]*)?")
 
 
+class _Cached(NamedTuple):
+    """A paper as the renderer keeps it: the source record, its XML and its JSON fragments.
+
+    The source Paper and the JSON (plain str) are kept beside the XML fragments, not inside
+    them: nothing reachable from an entry may be unescaped text (see views.py).
+    """
+
+    paper: Paper
+    feed: FeedPaper
+    json: JsonPaper
+
+
+class _ReasonParts(NamedTuple):
+    """What a combination of reasons adds to an entry (see ``FeedRenderer._reason_parts``)."""
+
+    xml: Markup  # the digest:reason elements
+    why_xml: str  # the "Why this paper" HTML, escaped as XML text
+    why_json: str  # the same HTML as JSON string text
+    json: str  # the JSON array of the reasons
+
+
 class FeedRenderer(Renderer):
-    """Renders a subscriber's feed as RSS 2.0 and Atom from Jinja XML templates.
+    """Renders a subscriber's feed as RSS 2.0 and Atom from Jinja XML templates, and as
+    JSON Feed 1.1 (``feed.json``) from JSON fragments pre-serialised per paper.
 
     Entries are this edition's papers in ranking order, then earlier editions' (newest
-    first), de-duplicated by paper id and capped at ``max_entries``. Guids are the canonical
-    paper ids, so readers recognise a paper they have already seen. Jinja templates rather than
-    a feed library keep a render well under a millisecond (feedgen costs ~1.3 ms).
+    first), de-duplicated by paper id and capped at ``max_entries``. Guids (and JSON Feed item
+    ids) are the canonical paper ids, so readers recognise a paper they have already seen.
+    Jinja templates rather than a feed library keep a render well under a millisecond
+    (feedgen costs ~1.3 ms). JSON Feed items carry the score and reasons in ``_digest``.
     """
 
     name = "feed"
     channel = "feed"
-    description = "RSS 2.0 and Atom feeds with scores and reasons per entry"
+    description = "RSS 2.0, Atom and JSON Feed 1.1 feeds with scores and reasons per entry"
 
     class Config(ComponentConfig):
         rss_template: str = Field(default="feed/rss.xml", description="Jinja RSS 2.0 template.")
@@ -100,20 +134,24 @@ class FeedRenderer(Renderer):
         self._atom: jinja2.Template | None = None
         self._parts: Any = None  # the parts template's module: its macros
         self._reasons: dict[Reason, FeedReason] = {}
-        self._reason_sets: dict[tuple[FeedReason, ...], tuple[Markup, str]] = {}
+        self._reason_sets: dict[tuple[FeedReason, ...], _ReasonParts] = {}
         self._reason_xml: dict[FeedReason, str] = {}
-        self._papers: dict[str, tuple[Paper, FeedPaper]] = {}
-        self._fallback: dict[str, tuple[Paper, FeedPaper]] = {}
+        self._papers: dict[str, _Cached] = {}
+        self._fallback: dict[str, _Cached] = {}
         self._site_title = one_line(strip_invalid(runtime.site.title))
+        site = json_text(self._site_title)
+        # The JSON Feed members after the subscriber's own ones: the same for every feed.
+        self._json_tail = (
+            f',"authors":[{{"name":"{site}"}}],"_digest":{{"about":"{json_text(NAMESPACE)}"}}'
+            ',"items":['
+        )
 
     # -- per run -------------------------------------------------------------------------
 
     def prepare(self, batch: Batch) -> None:
         """Build every paper's feed data once; load the templates so errors surface early."""
         self._templates()
-        # The source Paper is kept beside its fragments, not inside them: nothing reachable
-        # from an entry may be unescaped text (see views.py).
-        papers = {str(paper.id): (paper, self._build(paper)) for paper in batch}
+        papers = {str(paper.id): self._build(paper) for paper in batch}
         batch.cache[self.instance] = papers
         self._papers = papers
         self._fallback = {}
@@ -135,23 +173,23 @@ class FeedRenderer(Renderer):
                 raise PluginError(f"cannot load feed template {name!r}: {error}") from error
         return self._rss, self._atom, self._parts
 
-    def _build(self, paper: Paper) -> FeedPaper:
+    def _build(self, paper: Paper) -> _Cached:
         config = self.config
-        data = paper_data(
-            paper,
-            atom_prefix=config.atom_id_prefix,
-            max_authors=config.max_authors,
-            abstract_chars=config.abstract_chars,
+        text = paper_text(
+            paper, max_authors=config.max_authors, abstract_chars=config.abstract_chars
         )
+        data = paper_data(paper, text, atom_prefix=config.atom_id_prefix)
         parts = self._templates()[2]
-        return FeedPaper(
+        body = str(parts.body(data))
+        feed = FeedPaper(
             data=data,
             rss=Markup(parts.rss_item(data)),
             atom=Markup(parts.atom_entry(data)),
             # The HTML becomes the text of an XML element: escape it once more, on purpose
             # (str() first, or escape() would trust the Markup and leave it as is).
-            body=escape(str(parts.body(data))),
+            body=escape(body),
         )
+        return _Cached(paper, feed, json_paper(text, body))
 
     def _reason(self, reason: Reason) -> FeedReason:
         shown = self._reasons.get(reason)
@@ -161,19 +199,26 @@ class FeedRenderer(Renderer):
             shown = self._reasons[reason] = feed_reason(reason)
         return shown
 
-    def _reason_parts(self, reasons: tuple[FeedReason, ...]) -> tuple[Markup, str]:
-        """The ``digest:reason`` elements and the XML-escaped "Why this paper" HTML.
+    def _reason_parts(
+        self, reasons: tuple[FeedReason, ...], source: tuple[Reason, ...]
+    ) -> _ReasonParts:
+        """The ``digest:reason`` elements, the "Why this paper" HTML (XML-escaped and as JSON
+        string text) and the JSON reasons of ``reasons`` (the feed versions of ``source``).
 
-        Cached per combination: subscribers with similar interests share the same few.
+        Cached per combination: subscribers with similar interests share the same few. Any
+        ``source`` with these feed versions has the same JSON: it shows the same cleaned texts
+        and weights.
         """
         parts = self._reason_sets.get(reasons)
         if parts is None:
             xml = Markup("".join([self._one_reason_xml(reason) for reason in reasons]))
             if len(self._reason_sets) >= _CACHE_LIMIT:
                 self._reason_sets.clear()
+            why = str(why_html(reasons))
             # HTML as the text of an XML element: str() first, or escape() would trust it.
-            why_xml = str(escape(str(why_html(reasons))))
-            parts = self._reason_sets[reasons] = (xml, why_xml)
+            parts = self._reason_sets[reasons] = _ReasonParts(
+                xml, str(escape(why)), json_text(why), json_reasons(source)
+            )
         return parts
 
     def _one_reason_xml(self, reason: FeedReason) -> str:
@@ -185,34 +230,46 @@ class FeedRenderer(Renderer):
             xml = self._reason_xml[reason] = str(self._templates()[2].reason(reason))
         return xml
 
-    def _paper(self, paper: Paper, key: str) -> FeedPaper:
+    def _paper(self, paper: Paper, key: str) -> _Cached:
         cached = self._papers.get(key) or self._fallback.get(key)
         # Same id but another version of the record (e.g. from history): build it afresh.
-        if cached is None or (cached[0] is not paper and cached[0] != paper):
-            cached = (paper, self._build(paper))
+        if cached is None or (cached.paper is not paper and cached.paper != paper):
+            cached = self._build(paper)
             if len(self._fallback) >= _CACHE_LIMIT:
                 self._fallback.clear()
             self._fallback[key] = cached
-        return cached[1]
+        return cached
 
     # -- per subscriber ------------------------------------------------------------------
 
     def render(self, selection: Selection) -> Sequence[Artifact]:
         rss, atom, _ = self._templates()
-        entries = list(self._entries(selection))
+        entries: list[Entry] = []
+        # The JSON Feed as one list of fragments, joined once: its members (filled in below),
+        # then the items, each one's fragments after a separator.
+        json_parts = [""]
+        separator = "\n"
+        for entry, fragments in self._rendered(selection):
+            entries.append(entry)
+            json_parts.append(separator)
+            json_parts.extend(fragments)
+            separator = ",\n"
         links = selection.links
         name = one_line(strip_invalid(selection.subscriber.name))
+        title = f"{self._site_title} — {name}"
+        description = f"Research papers picked for {name} by {self._site_title}"
         pubdate, updated = edition_dates(selection.edition.created)
+        archive_url = strip_invalid(links.archive)
         feed_url = strip_invalid(links.feed)
         atom_url = sibling_url(feed_url, RSS_URL_NAMES, ATOM_FILENAME)
         # Escaped here like everything else the templates get, so their entry loops can run
         # without autoescaping (see views.py).
         context: dict[str, Any] = {
             "namespace": escape(NAMESPACE),
-            "title": escape(f"{self._site_title} — {name}"),
-            "description": escape(f"Research papers picked for {name} by {self._site_title}"),
+            "title": escape(title),
+            "description": escape(description),
             "site_title": escape(self._site_title),
-            "archive_url": escape(strip_invalid(links.archive)),
+            "archive_url": escape(archive_url),
             "feed_url": escape(feed_url),
             # Links has no Atom URL: the Atom document is assumed next to the RSS one.
             "atom_url": None if atom_url is None else escape(atom_url),
@@ -236,12 +293,43 @@ class FeedRenderer(Renderer):
                 content=atom.render(context),
                 filename=ATOM_FILENAME,
             ),
+            Artifact(
+                role="json",
+                media_type="application/feed+json",
+                content=self._json_feed(title, description, archive_url, feed_url, json_parts),
+                filename=JSON_FILENAME,
+            ),
         )
+
+    def _json_feed(
+        self, title: str, description: str, archive_url: str, feed_url: str, parts: list[str]
+    ) -> str:
+        """The JSON Feed document from ``parts``: a placeholder, then the items' fragments.
+
+        Joined once: the document is mostly the items' pre-serialised fragments, and every
+        extra concatenation would copy all of it again.
+        """
+        # Links has no JSON Feed URL: the document is assumed next to the RSS one.
+        json_url = sibling_url(feed_url, RSS_URL_NAMES, JSON_FILENAME)
+        self_link = "" if json_url is None else f',"feed_url":"{json_text(json_url)}"'
+        parts[0] = (
+            f'{{"version":"{JSON_FEED_VERSION}","title":"{json_text(title)}"'
+            f',"home_page_url":"{json_text(archive_url)}"{self_link}'
+            f',"description":"{json_text(description)}"{self._json_tail}'
+        )
+        parts.append("\n]}\n" if len(parts) > 1 else "]}\n")
+        return "".join(parts)
 
     def _entries(self, selection: Selection) -> Iterator[Entry]:
         """This edition's items in ranking order, then history newest first; unique, capped."""
+        for entry, _ in self._rendered(selection):
+            yield entry
+
+    def _rendered(self, selection: Selection) -> Iterator[tuple[Entry, tuple[str, ...]]]:
+        """The entries (see ``_entries``), each with the fragments of its JSON Feed item."""
         seen: set[str] = set()
         limit = self.config.max_entries
+        feedback = selection.links.feedback
         editions: list[tuple[Edition, tuple[ScoredPaper, ...]]] = [
             (selection.edition, selection.items),
             *selection.history,
@@ -252,15 +340,36 @@ class FeedRenderer(Renderer):
                 if key in seen:
                     continue
                 seen.add(key)
-                yield self._entry(self._paper(item.paper, key), item, edition)
+                yield self._entry(self._paper(item.paper, key), item, edition, feedback)
                 if len(seen) >= limit:
                     return
 
-    def _entry(self, paper: FeedPaper, item: ScoredPaper, edition: Edition) -> Entry:
+    def _entry(
+        self, cached: _Cached, item: ScoredPaper, edition: Edition, feedback: str | None = None
+    ) -> tuple[Entry, tuple[str, ...]]:
+        paper, fragments = cached.feed, cached.json
         reasons = tuple([self._reason(reason) for reason in item.reasons])
-        reasons_xml, why_xml = self._reason_parts(reasons)
-        score = Markup(f"{item.score:.3f}")  # digits only: nothing to escape
+        parts = self._reason_parts(reasons, item.reasons)
+        score_text = f"{item.score:.3f}"
+        score = Markup(score_text)  # digits only: nothing to escape
         pubdate, updated = edition_dates(edition.created)
         # Joined as plain str and wrapped once: Markup's own + re-checks every part.
-        content = Markup("".join([paper.body, why_xml, SCORE_XML.format(score)]))
-        return Entry(paper, score, reasons, reasons_xml, content, pubdate, updated)
+        rate_xml, rate_json = rate_parts(feedback, str(item.paper.id))
+        content = Markup("".join([paper.body, parts.why_xml, SCORE_XML.format(score), rate_xml]))
+        entry = Entry(paper, score, reasons, parts.xml, content, pubdate, updated)
+        # The JSON Feed item's fragments: content_html is the same HTML as the content above.
+        json_item = (
+            fragments.head,
+            parts.why_json,
+            SCORE_JSON.format(score_text),
+            rate_json,
+            fragments.tail,
+            ',"date_published":"',
+            str(updated),  # RFC 3339: digits and punctuation, nothing to escape
+            '","_digest":{"score":',
+            json_number(score_text, item.score),
+            ',"reasons":',
+            parts.json,
+            "}}",
+        )
+        return entry, json_item

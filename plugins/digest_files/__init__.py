@@ -1,7 +1,8 @@
 """The ``files`` deliverer: digests as files, written atomically.
 
 Per subscriber and edition: ``<dir>/<subscriber>/<edition>/digest.html``, ``digest.txt`` and a
-complete RFC 5322 ``digest.eml``; per subscriber the rolling ``feed.xml`` and ``atom.xml``.
+complete RFC 5322 ``digest.eml``; per subscriber the rolling ``feed.xml``, ``atom.xml`` and
+``feed.json``.
 A file appears whole or not at all, and writing the same parcel again gives the same files, so
 a resumed edition is safe.
 """
@@ -49,7 +50,7 @@ class FilesDeliverer(Deliverer):
     """Writes each parcel's artifacts under a directory (default: ``[digest] output_dir``)."""
 
     name = "files"
-    description = "Write digests (.html, .txt, .eml) and feeds (feed.xml, atom.xml) to files"
+    description = "Write digests (.html, .txt, .eml) and feeds (feed.xml, atom.xml, feed.json) to files"
     channels = ("email", "feed")
     idempotent = True  # rewriting a file with the same bytes changes nothing
 
