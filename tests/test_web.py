@@ -241,6 +241,12 @@ def test_private_feeds_carry_the_subscribers_picks_with_caching(site: Site) -> N
     assert ids and set(ids) == {"arxiv:2411.00001", "arxiv:2411.00002", "arxiv:2411.00003"}
     assert "arxiv:2411.00004" not in ids  # grace's paper never shows in ada's feed
     assert emailed <= set(ids) | emailed
+    # each entry carries the subscriber's own feedback links, which lead to a working page
+    entry = next(e for e in parsed.entries if e.id == "arxiv:2411.00002")
+    less = re.search(r'href="([^"]+/feedback/[^"]+action=less)"', entry.description)
+    assert less is not None and "paper=arxiv:2411.00002" in less.group(1)
+    page = site.http.get(unescape(less.group(1)))
+    assert page.status_code == 200 and "A robot that folds laundry" in page.text
     atom = site.http.get(rss_url.replace("rss.xml", "atom.xml"))
     assert atom.status_code == 200 and not feedparser.parse(atom.content).bozo
     assert [
@@ -259,15 +265,14 @@ def test_private_feeds_carry_the_subscribers_picks_with_caching(site: Site) -> N
 def test_json_feed(site: Site) -> None:
     rss_url = site.links("ada", r"/feeds/[^/\"]+/rss\.xml")[0]
     response = site.http.get(rss_url.replace("rss.xml", "feed.json"))
-    if response.status_code == 404:
-        pytest.skip("the feed renderer has no JSON Feed output yet")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/feed+json")
     document = response.json()
     assert document["version"] == "https://jsonfeed.org/version/1.1"
-    assert {i["id"] for i in document["items"]} == {
-        "arxiv:2411.00001",
-        "arxiv:2411.00002",
-        "arxiv:2411.00003",
-    }
+    items = document["items"]
+    assert {i["id"] for i in items} == {"arxiv:2411.00001", "arxiv:2411.00002", "arxiv:2411.00003"}
+    assert all("/feedback/" in i["content_html"] for i in items)
+    assert all(i["_digest"]["reasons"] for i in items)
 
 
 def test_feed_of_an_unsubscribed_subscriber_is_gone(site: Site) -> None:
