@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from digest.models import Paper
 from digest.store import StoredSubscriber
 from digest.web.service import ACTIONS, FEED_FORMATS, Document, NotAvailable, WebService
 
@@ -176,6 +177,14 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
 
     # -- feedback -----------------------------------------------------------------------------
 
+    def rated(paper_id: str, action: str) -> Paper:
+        found = service.paper(paper_id)
+        if found is None:
+            raise HTTPException(404, "That paper is not in this digest's records.")
+        if action not in ACTIONS:
+            raise HTTPException(400, f"Unknown action; use one of {', '.join(ACTIONS)}.")
+        return found
+
     @app.get("/feedback/{token}", response_class=HTMLResponse)
     def feedback_page(
         stored: Rater,
@@ -183,11 +192,7 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
         action: Annotated[str, Query(max_length=20, pattern=NO_NUL)] = "more",
     ) -> HTMLResponse:
         """Confirm feedback on a paper; opening the link records nothing."""
-        found = service.paper(paper)
-        if found is None:
-            raise HTTPException(404, "That paper is not in this digest's records.")
-        if action not in ACTIONS:
-            raise HTTPException(400, f"Unknown action; use one of {', '.join(ACTIONS)}.")
+        found = rated(paper, action)
         return page("feedback.html", stored=stored, paper=found, action=action, actions=ACTIONS)
 
     @app.post("/feedback/{token}", response_class=HTMLResponse)
@@ -198,11 +203,7 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
         author: Annotated[str, Form(max_length=300, pattern=NO_NUL)] = "",
     ) -> HTMLResponse:
         """Record "more like this", "less like this" or "mute" one of the paper's authors."""
-        found = service.paper(paper)
-        if found is None:
-            raise HTTPException(404, "That paper is not in this digest's records.")
-        if action not in ACTIONS:
-            raise HTTPException(400, f"Unknown action; use one of {', '.join(ACTIONS)}.")
+        found = rated(paper, action)
         try:
             service.record_feedback(stored, found, action, author)
         except ValueError as error:
