@@ -50,7 +50,7 @@ class FilesDeliverer(Deliverer):
     """Writes each parcel's artifacts under a directory (default: ``[digest] output_dir``)."""
 
     name = "files"
-    description = "Write digests (.html, .txt, .eml) and feeds (feed.xml, atom.xml, feed.json) to files"
+    description = "Write digests (.html, .txt, .eml) and feeds (RSS, Atom, JSON Feed) to files"
     channels = ("email", "feed")
     idempotent = True  # rewriting a file with the same bytes changes nothing
 
