@@ -282,24 +282,37 @@ class Ledger:
         return out
 
     def history(
-        self, subscriber_ids: Sequence[int], *, before: str, editions_back: int
+        self, subscriber_ids: Sequence[int], *, before: str | None, editions_back: int
     ) -> dict[int, list[tuple[Edition, list[StoredItem]]]]:
-        """Each subscriber's last ``editions_back`` editions before ``before``, newest first."""
+        """Each subscriber's last ``editions_back`` editions before the edition ``before``
+        (``None``: all of them), newest first."""
         out: dict[int, list[tuple[Edition, list[StoredItem]]]] = defaultdict(list)
         if editions_back <= 0:
             return out
         with self.store.engine.connect() as conn:
             for chunk in iter_chunks(list(subscriber_ids), 500):
-                rows = conn.execute(
+                query = (
                     sa.select(selections, editions.c.created_at)
                     .join(editions, editions.c.id == selections.c.edition_id)
-                    .where(selections.c.subscriber_id.in_(chunk), selections.c.edition_id < before)
+                    .where(selections.c.subscriber_id.in_(chunk))
+                    # By creation time: ids only sort by the second they were made in.
                     .order_by(
                         selections.c.subscriber_id,
+                        editions.c.created_at.desc(),
                         selections.c.edition_id.desc(),
                         selections.c.rank,
                     )
                 )
+                if before is not None:
+                    created = (
+                        sa.select(editions.c.created_at)
+                        .where(editions.c.id == before)
+                        .scalar_subquery()
+                    )
+                    query = query.where(
+                        selections.c.edition_id != before, editions.c.created_at <= created
+                    )
+                rows = conn.execute(query)
                 for r in rows:
                     runs = out[r.subscriber_id]
                     if not runs or runs[-1][0].id != r.edition_id:
@@ -342,7 +355,7 @@ class Ledger:
             .join(selections, selections.c.edition_id == editions.c.id)
             .where(selections.c.subscriber_id == subscriber_id)
             .group_by(editions.c.id, editions.c.created_at)
-            .order_by(editions.c.id.desc())
+            .order_by(editions.c.created_at.desc(), editions.c.id.desc())
             .limit(limit)
         )
         with self.store.engine.connect() as conn:

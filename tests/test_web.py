@@ -260,6 +260,12 @@ def test_private_feeds_carry_the_subscribers_picks_with_caching(site: Site) -> N
     assert site.http.get(rss_url, headers={"If-Modified-Since": modified}).status_code == 304
     assert site.http.get(rss_url, headers={"If-None-Match": '"other"'}).status_code == 200
     assert site.http.get(rss_url.replace("rss.xml", "secrets.txt")).status_code == 404
+    # a new edition changes the feed: the old ETag no longer matches, the new paper is there
+    write_papers(site.dir / "papers.jsonl", [*PAPERS, make_paper("2411.00009", title="New robot")])
+    assert site.pipeline.run().delivered == 1
+    fresh = site.http.get(rss_url, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+    assert "arxiv:2411.00009" in [e.id for e in feedparser.parse(fresh.content).entries]
 
 
 def test_json_feed(site: Site) -> None:

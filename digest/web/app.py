@@ -20,7 +20,14 @@ from starlette.exceptions import HTTPException
 
 from digest.models import Paper
 from digest.store import StoredSubscriber
-from digest.web.service import ACTIONS, FEED_FORMATS, Document, NotAvailable, WebService
+from digest.web.service import (
+    ACTIONS,
+    FEED_FORMATS,
+    Document,
+    NotAvailable,
+    Validator,
+    WebService,
+)
 
 #: on every response: no token leaks through Referer, no scripts, no framing
 SECURITY_HEADERS = {
@@ -137,11 +144,15 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
             raise HTTPException(404, "Feeds are rss.xml, atom.xml and feed.json.")
         if stored.unsubscribed:
             raise HTTPException(410, "This subscription has ended.")
+        cache_control = "private, max-age=300"
+        validator = service.feed_validator(stored, filename)
+        if _not_modified(request, validator):  # most polls: no rendering at all
+            return Response(status_code=304, headers=_validator_headers(validator, cache_control))
         try:
             document = service.feed(stored, filename)
         except NotAvailable as error:
             raise HTTPException(404, str(error)) from None
-        return _cached(document, request, "private, max-age=300")
+        return _cached(document, request, cache_control)
 
     @app.get("/archive/{edition_id}/{token}", response_class=HTMLResponse)
     def archive(
@@ -290,19 +301,24 @@ def _basic_password(request: Request) -> str | None:
     return decoded.partition(":")[2]
 
 
+def _validator_headers(validator: Validator | Document, cache_control: str) -> dict[str, str]:
+    headers = {"ETag": validator.etag, "Cache-Control": cache_control}
+    if validator.last_modified is not None:
+        headers["Last-Modified"] = email.utils.format_datetime(
+            validator.last_modified.replace(microsecond=0), usegmt=True
+        )
+    return headers
+
+
 def _cached(document: Document, request: Request, cache_control: str) -> Response:
     """The document, or 304 when the client's copy (ETag / Last-Modified) is current."""
-    headers = {"ETag": document.etag, "Cache-Control": cache_control}
-    if document.last_modified is not None:
-        headers["Last-Modified"] = email.utils.format_datetime(
-            document.last_modified.replace(microsecond=0), usegmt=True
-        )
+    headers = _validator_headers(document, cache_control)
     if _not_modified(request, document):
         return Response(status_code=304, headers=headers)
     return Response(document.content, media_type=document.media_type, headers=headers)
 
 
-def _not_modified(request: Request, document: Document) -> bool:
+def _not_modified(request: Request, document: Validator | Document) -> bool:
     match = request.headers.get("if-none-match")
     if match is not None:  # RFC 9110: If-None-Match wins over If-Modified-Since
         tags = {t.strip().removeprefix("W/") for t in match.split(",")}

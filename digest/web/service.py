@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,18 @@ from digest.store import FeedbackItem, StoredSubscriber, utcnow
 FEED_FORMATS = {"rss.xml": "rss", "feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
 #: feedback actions a link may carry, and how the pages name them
 ACTIONS = {"more": "More like this", "less": "Less like this", "mute": "Mute an author"}
+
+
+#: rendered feeds kept (per subscriber and latest edition, all formats)
+FEED_CACHE = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validator:
+    """What HTTP caching compares: an ETag and the time of the newest content."""
+
+    etag: str
+    last_modified: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +78,11 @@ class WebService:
         self.templates = pipeline.runtime.templates
         self.scheduler_status = scheduler_status
         self._render_lock = threading.Lock()
+        self._feeds: OrderedDict[tuple[int, str], dict[str, Artifact]] = OrderedDict()
+        from digest import __version__
+
+        settings_json = self.settings.model_dump_json()
+        self._fingerprint = hashlib.sha256(f"{__version__}\0{settings_json}".encode()).hexdigest()
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -86,20 +104,55 @@ class WebService:
 
     # -- feeds and archive --------------------------------------------------------------------
 
+    def feed_validator(self, stored: StoredSubscriber, filename: str) -> Validator:
+        """The feed's ETag and Last-Modified, from one small query and without rendering.
+
+        A feed changes when the subscriber gets a new edition, or when the deployment changes
+        (settings or version: the fingerprint), so most polls are answered 304 cheaply.
+        """
+        latest = self.ledger.editions_of(stored.id, limit=1)
+        edition = latest[0][0] if latest else None
+        key = "\0".join(
+            [self._fingerprint, str(stored.id), edition.id if edition else "none", filename]
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return Validator(etag=f'"{digest}"', last_modified=edition.created if edition else None)
+
     def feed(self, stored: StoredSubscriber, filename: str) -> Document:
-        """The subscriber's private feed in the format ``filename`` names (see FEED_FORMATS)."""
+        """The subscriber's private feed in the format ``filename`` names (see FEED_FORMATS).
+
+        All formats are rendered together, so they are kept for a while per (subscriber,
+        edition): a reader that polls RSS and Atom renders once.
+        """
         role = FEED_FORMATS[filename]
+        validator = self.feed_validator(stored, filename)
         runs = self.ledger.history(
-            [stored.id], before="~", editions_back=self.settings.serve.feed_editions
+            [stored.id], before=None, editions_back=self.settings.serve.feed_editions
         ).get(stored.id, [])
         if runs:
             edition, items = runs[0]
-            last_modified: dt.datetime | None = edition.created
         else:  # nothing sent yet: an empty, valid feed
-            edition, items, last_modified = Edition(id="none", created=utcnow()), [], None
-        selection = self._selection(stored, edition, items, runs[1:])
-        artifact = self._render("feed", selection, role)
-        return _document(artifact, last_modified)
+            edition, items = Edition(id="none", created=utcnow()), []
+        key = (stored.id, edition.id)
+        with self._render_lock:
+            artifacts = self._feeds.get(key)
+            if artifacts is None:
+                selection = self._selection(stored, edition, items, runs[1:])
+                artifacts = self._render_all("feed", selection)
+                self._feeds[key] = artifacts
+                while len(self._feeds) > FEED_CACHE:
+                    self._feeds.popitem(last=False)
+            else:
+                self._feeds.move_to_end(key)
+        artifact = artifacts.get(role)
+        if artifact is None:
+            raise NotAvailable(f"no configured renderer produces feed {role!r}")
+        return Document(
+            content=artifact.content,
+            media_type=artifact.media_type,
+            etag=validator.etag,
+            last_modified=validator.last_modified,
+        )
 
     def archive(self, stored: StoredSubscriber, edition_id: str) -> Document | None:
         """The edition's email as a web page, if this subscriber had one in it."""
@@ -135,6 +188,15 @@ class WebService:
             candidates=0,
             history=tuple((ed, scored(its)) for ed, its in history),
         )
+
+    def _render_all(self, channel: str, selection: Selection) -> dict[str, Artifact]:
+        """Every artifact the channel's renderers make, by role (call under the lock)."""
+        out: dict[str, Artifact] = {}
+        for renderer in self.pipeline.c.renderers.values():
+            if renderer.channel == channel:
+                for artifact in renderer.render(selection):
+                    out.setdefault(artifact.role, artifact)
+        return out
 
     def _render(self, channel: str, selection: Selection, role: str) -> Artifact:
         renderers = [r for r in self.pipeline.c.renderers.values() if r.channel == channel]
