@@ -62,11 +62,17 @@ class StoredItem:
 
 
 def reasons_to_json(reasons: Sequence[Reason]) -> str:
-    return json.dumps([[r.kind, r.text, r.weight] for r in reasons], ensure_ascii=False)
+    return json.dumps(
+        [[r.kind, r.text, r.weight, *([r.ref] if r.ref else [])] for r in reasons],
+        ensure_ascii=False,
+    )
 
 
 def reasons_from_json(text: str) -> tuple[Reason, ...]:
-    return tuple(Reason(kind=k, text=t, weight=w) for k, t, w in json.loads(text))
+    return tuple(
+        Reason(kind=item[0], text=item[1], weight=item[2], ref=item[3] if len(item) > 3 else None)
+        for item in json.loads(text)
+    )
 
 
 class Ledger:

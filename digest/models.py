@@ -107,11 +107,16 @@ class Subscriber:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reason:
-    """Why a paper was picked: ``kind`` is machine-readable, ``text`` is shown to the reader."""
+    """Why a paper was picked: ``kind`` is machine-readable, ``text`` is shown to the reader.
+
+    ``ref`` is the canonical id of a paper the reason points at, e.g. the nearest liked paper
+    (``"arxiv:2406.01234"``); feeds carry it for machines.
+    """
 
     kind: str
     text: str
     weight: float = 0.0
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -552,3 +552,19 @@ def test_files_deliverer_writes_feed_json_next_to_the_xml_feeds(tmp_path: Path) 
     assert item["id"] == "arxiv:2411.00666"
     assert item["title"] == feedparser.parse((person / "feed.xml").read_bytes()).entries[0].title
     assert "α-nets" in item["title"] and "{{ 7*7 }}" in item["title"]
+
+
+def test_a_reason_pointing_at_a_liked_paper_carries_its_id_for_machines(tmp_path: Path) -> None:
+    from digest.ledger import reasons_from_json, reasons_to_json
+
+    near = Reason(
+        kind="liked", text="close to a paper you liked: Diffusion", weight=0.62, ref="arxiv:2401.1"
+    )
+    assert reasons_from_json(reasons_to_json([near])) == (near,)  # kept by the ledger
+    item = ScoredPaper(paper=make_paper(1), score=0.9, reasons=(near,))
+    out = render(make_renderer(tmp_path), make_selection([item]))
+    root = etree.fromstring(out["rss"].content.encode())
+    (element,) = root.findall(".//digest:reason", NS)
+    assert element.get("ref") == "arxiv:2401.1" and element.get("kind") == "liked"
+    (json_item,) = json.loads(out["json"].content)["items"]
+    assert json_item["_digest"]["reasons"][0]["ref"] == "arxiv:2401.1"

@@ -155,6 +155,7 @@ class FeedReason(NamedTuple):
     kind: Markup
     text: Markup
     weight: Markup
+    ref: Markup | None = None
 
 
 def reason_text(reason: Reason) -> tuple[str, str, str]:
@@ -165,7 +166,8 @@ def reason_text(reason: Reason) -> tuple[str, str, str]:
 def feed_reason(reason: Reason) -> FeedReason:
     """A reason cleaned for the feeds and escaped."""
     kind, text, weight = reason_text(reason)
-    return FeedReason(escape(kind), escape(text), escape(weight))
+    ref = escape(one_line(strip_invalid(reason.ref))) if reason.ref else None
+    return FeedReason(escape(kind), escape(text), escape(weight), ref)
 
 
 class Entry(NamedTuple):
@@ -261,7 +263,10 @@ def json_reasons(reasons: Sequence[Reason]) -> str:
     for reason in reasons:
         kind, text, weight = reason_text(reason)
         number = json_number(weight, reason.weight)
-        parts.append(f'{{"kind":"{json_text(kind)}","text":"{json_text(text)}","weight":{number}}}')
+        ref = f',"ref":"{json_text(reason.ref)}"' if reason.ref else ""
+        parts.append(
+            f'{{"kind":"{json_text(kind)}","text":"{json_text(text)}","weight":{number}{ref}}}'
+        )
     return f"[{','.join(parts)}]"
 
 
