@@ -70,3 +70,32 @@ def test_the_default_rankers_are_the_runs(cli: Callable[..., CliResult], tmp_pat
     result = cli("rank", "--batch", str(queries))
     assert result.exit_code == 0, result.err
     assert len(json.loads(result.out)["ranking"]) == 3
+
+
+def test_tfidf_ranks_a_handful_by_the_liked_papers(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """Three candidates: the one close to the liked paper comes first, and says which paper."""
+    query = {
+        **QUERY,
+        "interests": "",
+        "liked": [
+            paper("2406.00001", "Robot grasping with diffusion policies", "Robots grasp objects."),
+            paper("2406.00002", "Legged robot locomotion", "A quadruped robot learns to walk."),
+        ],
+        "candidates": [
+            paper("2406.10003", "Language models", "Large language models answer questions."),
+            paper("2406.10001", "Grasping robots", "A policy for robot grasping of objects."),
+            paper("2406.10004", "Graph neural networks", "Message passing on molecules."),
+        ],
+    }
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps(query) + "\n")
+    result = cli("rank", "--batch", str(queries), "--ranker", "tfidf", "--format", "jsonl")
+    assert result.exit_code == 0, result.err
+    first, *rest = json.loads(result.out)["ranking"]
+    assert first["id"] == "2406.10001"
+    assert all(r["score"] < first["score"] for r in rest)
+    texts = [r["text"] for r in first["reasons"]]
+    assert any(t.startswith("similar to your interests: ") and "robot" in t for t in texts)
+    assert "close to a paper you liked: Robot grasping with diffusion policies" in texts

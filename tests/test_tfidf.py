@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import digest_tfidf
 from digest import Batch, Ranker
 from digest.models import Paper, Profile
 from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
-from digest_tfidf import SvmRanker, TfidfRanker, canonical
+from digest_tfidf import SvmRanker, TfidfRanker, canonical, singular
 
 ROBOTICS = [
     (
@@ -150,13 +151,38 @@ def test_interests_alone_rank_with_tfidf(tmp_path: Path, batch: Batch) -> None:
 def test_tfidf_reason_names_shared_terms(tmp_path: Path, batch: Batch) -> None:
     ranker = _tfidf(tmp_path)
     ranker.prepare(batch)
-    (reason,) = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    reason, *_ = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
     assert reason.kind == "similar"
     assert reason.text.startswith("similar to your interests: ")
     terms = reason.text.removeprefix("similar to your interests: ").split(", ")
     assert 1 <= len(terms) <= 3
     assert any("robot" in term for term in terms)
     assert 0 < reason.weight <= 1
+
+
+def test_tfidf_reason_names_the_nearest_liked_paper_in_a_small_batch(
+    tmp_path: Path, batch: Batch
+) -> None:
+    """A dozen candidates: the liked papers nearest to a paper are half its score, and the
+    reader is told which one it is close to."""
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    terms, nearest = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    assert terms.text.startswith("similar to your interests: ")
+    assert nearest.kind == "similar"
+    title = nearest.text.removeprefix("close to a paper you liked: ")
+    liked = {ROBOTICS[0][0]: "arxiv:2406.00001", ROBOTICS[1][0]: "arxiv:2406.00002"}
+    liked[ROBOTICS[3][0]] = "arxiv:2406.00004"
+    assert title in liked and nearest.ref == liked[title]
+    assert 0 < nearest.weight <= 1
+    # a liked paper is never "close to" itself
+    reasons = ranker.explain(LIKES_ROBOTS, batch, 0)
+    assert all(ROBOTICS[0][0] not in r.text for r in reasons)
+    # without neighbours the profile alone scores, and only the shared terms are reasons
+    plain = _tfidf(tmp_path, neighbours=0)
+    plain.prepare(batch)
+    (only,) = plain.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    assert only.text.startswith("similar to your interests: ")
 
 
 def test_svm_reason_names_nearest_liked_paper(tmp_path: Path, batch: Batch) -> None:
@@ -234,10 +260,15 @@ def test_liked_papers_outside_the_batch(ranker: Ranker, batch: Batch) -> None:
     scores = fresh.score(profile, candidates)
     robot, nlp = ROBOT_CANDIDATE - 2, NLP_CANDIDATE - 2
     assert scores[robot] > scores[nlp]
-    (reason,) = fresh.explain(profile, candidates, robot)
-    assert reason.text
+    reasons = fresh.explain(profile, candidates, robot)
+    assert reasons and all(r.text for r in reasons)
     if isinstance(fresh, SvmRanker):
+        (reason,) = reasons
         assert reason.text.removeprefix("close to papers you liked: ") in {p.title for p in old}
+    else:
+        nearest = reasons[-1]
+        assert nearest.text.removeprefix("close to a paper you liked: ") in {p.title for p in old}
+        assert nearest.ref in {str(p.id) for p in old}
 
 
 def test_disliked_lower_tfidf_scores(tmp_path: Path, batch: Batch) -> None:
@@ -299,3 +330,154 @@ def test_svm_abstains_on_a_handful_of_candidates(tmp_path: Path, batch: Batch) -
     svm = SvmRanker(SvmRanker.Config(), instance="svm", runtime=make_runtime(tmp_path))
     assert len(batch) < svm.config.min_candidates
     assert not svm.score(Profile(liked=("2406.00001", "2406.00002")), batch).any()
+
+
+# -- a day-sized batch: four topics, common words, a few rare ones ----------------------------
+
+TOPICS = {
+    "robotics": "robot manipulation grasping locomotion gripper policy legged arm quadruped "
+    "teleoperation humanoid navigation",
+    "language": "language translation reasoning prompt token instruction question answering "
+    "multilingual dialogue summarisation corpus",
+    "security": "attack adversarial privacy backdoor defence malware intrusion encryption "
+    "threat vulnerability phishing firewall",
+    "vision": "image segmentation detection pixel camera video depth scene visual "
+    "recognition rendering lidar",
+}
+COMMON = ["learning", "method", "results", "propose", "performance", "approach", "data", "model"]
+
+
+def _topic_paper(rng: np.random.Generator, pid: str, topic: str, extra: str = "") -> Paper:
+    words = TOPICS[topic].split()
+    title = " ".join(rng.choice(words, 3, replace=False))
+    abstract = " ".join([*rng.choice(words, 12), *rng.choice(COMMON, 5)])
+    return make_paper(pid, title=title.capitalize(), abstract=f"{abstract} {extra}".strip())
+
+
+def _day(seed: int = 0, per_topic: int = 15) -> list[Paper]:
+    rng = np.random.default_rng(seed)
+    return [
+        _topic_paper(rng, f"2407.{t * 100 + i:05d}", topic)
+        for t, topic in enumerate(TOPICS)
+        for i in range(per_topic)
+    ]
+
+
+def _liked(topic: str, count: int = 3, extra: str = "", first: int = 0) -> list[Paper]:
+    rng = np.random.default_rng(99 + first)
+    return [_topic_paper(rng, f"2301.{first + i:05d}", topic, extra) for i in range(count)]
+
+
+def _with_references(papers: list[Paper], liked: list[Paper]) -> tuple[Batch, Profile]:
+    batch = Batch(papers, now=NOW, references={str(p.id): p for p in liked})
+    return batch, Profile(liked=tuple(str(p.id) for p in liked))
+
+
+def test_day_sized_batch_ranks_the_liked_topic_first(ranker: Ranker) -> None:
+    papers = _day()
+    batch, profile = _with_references(papers, _liked("robotics"))
+    assert len(batch) >= 50  # the batch centroid is contrasted against
+    ranker.prepare(batch)
+    scores = ranker.score(profile, batch)
+    robotics = [i for i, p in enumerate(papers) if str(p.id).startswith("arxiv:2407.000")]
+    top = np.argsort(-scores, kind="stable")[: len(robotics)]
+    assert set(top.tolist()) == set(robotics)
+
+
+def test_a_rare_word_shared_with_liked_papers_counts(tmp_path: Path) -> None:
+    """A word that a single new paper shares with the liked papers ("tactile") lifts it above
+    its twin, which has a different rare word; neither word changes the papers' norms."""
+    papers = _day()
+    twin = papers[3]
+    papers[3] = replace(twin, abstract=f"{twin.abstract} tactile")
+    papers.append(make_paper("2407.09999", title=twin.title, abstract=f"{twin.abstract} sonar"))
+    batch, profile = _with_references(papers, _liked("robotics", extra="tactile sensing tactile"))
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    scores = ranker.score(profile, batch)
+    assert scores[3] > scores[len(papers) - 1]
+    reason, *_ = ranker.explain(profile, batch, 3)
+    assert "tactile" in reason.text
+    rows = ranker.vectors(batch)
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    assert np.allclose(norms, 1.0, atol=1e-5)  # diversity still gets unit rows
+
+
+def test_plurals_meet_singulars(tmp_path: Path, batch: Batch) -> None:
+    """Interests in the plural find papers written in the singular, and the reverse."""
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    scores = ranker.score(Profile(interests="grasping policies for robots"), batch)
+    assert scores[0] == scores.max() > 0  # "Diffusion policies for dexterous robot grasping"
+    (reason,) = ranker.explain(Profile(interests="dexterous hands"), batch, 0)
+    terms = reason.text.removeprefix("similar to your interests: ").split(", ")
+    assert {"hand", "dexterous hand"} & set(terms)  # the abstract says "a dexterous hand"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("policies", "policy"),
+        ("robots", "robot"),
+        ("transformers", "transformer"),
+        ("analysis", "analysis"),
+        ("class", "class"),
+        ("bias", "bias"),
+        ("series", "series"),
+        ("gas", "gas"),
+        ("status", "status"),
+    ],
+)
+def test_singular(word: str, expected: str) -> None:
+    assert singular(word) == expected
+
+
+def test_small_batch_with_broad_interests(tmp_path: Path) -> None:
+    """Ten candidates, six liked papers on robotics and one on security: the papers on either
+    topic still come first."""
+    rng = np.random.default_rng(5)
+    topics = ["robotics", "security", "language", "vision"] * 2 + ["language", "vision"]
+    papers = [_topic_paper(rng, f"2407.{i:05d}", topic) for i, topic in enumerate(topics)]
+    liked = _liked("robotics", count=6) + _liked("security", count=1, first=10)
+    batch, profile = _with_references(papers, liked)
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    scores = ranker.score(profile, batch)
+    wanted = {i for i, topic in enumerate(topics) if topic in ("robotics", "security")}
+    assert set(np.argsort(-scores, kind="stable")[: len(wanted)].tolist()) == wanted
+
+
+def test_small_batch_ignores_what_every_candidate_says(tmp_path: Path) -> None:
+    """Among a handful of candidates a word they all use ("model") tells them apart no more
+    than a stop word: sharing only it with the liked papers scores next to nothing."""
+    filler = ["vision", "language", "security", "vision", "language", "security"]
+    rng = np.random.default_rng(3)
+    papers = [_topic_paper(rng, f"2407.{i:05d}", t, "model") for i, t in enumerate(filler)]
+    papers.append(make_paper("2407.00100", title="A model", abstract="model model model"))
+    papers.append(make_paper("2407.00101", title="Tactile model", abstract="tactile gripper"))
+    liked = _liked("robotics", extra="model tactile")
+    batch, profile = _with_references(papers, liked)
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    scores = ranker.score(profile, batch)
+    assert scores[7] == scores.max()
+    assert scores[6] < 0.2 * scores[7]
+
+
+def test_svm_with_rare_words_in_outside_liked_papers(tmp_path: Path) -> None:
+    papers = _day()
+    batch, profile = _with_references(papers, _liked("security", extra="ransomware exploit"))
+    svm = _svm(tmp_path)
+    svm.prepare(batch)
+    scores = svm.score(profile, batch)
+    security = {i for i, p in enumerate(papers) if str(p.id).startswith("arxiv:2407.002")}
+    assert int(np.argmax(scores)) in security
+    (reason,) = svm.explain(profile, batch, int(np.argmax(scores)))
+    assert reason.text.startswith("close to papers you liked: ")
+
+
+def test_svm_abstains_when_every_liked_paper_is_also_disliked(tmp_path: Path, batch: Batch) -> None:
+    svm = _svm(tmp_path)
+    svm.prepare(batch)
+    both = ("2406.00001", "2406.00002")
+    assert not svm.score(Profile(liked=both, disliked=both), batch).any()

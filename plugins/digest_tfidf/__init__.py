@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from digest import Ranker, hookimpl
 
-from .index import TfidfIndex, canonical, tfidf_index
+from .index import TfidfIndex, canonical, singular, tfidf_index
 from .rankers import SvmRanker, TfidfRanker
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "TfidfIndex",
     "TfidfRanker",
     "canonical",
+    "singular",
     "tfidf_index",
 ]
 

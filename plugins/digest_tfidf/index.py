@@ -1,26 +1,43 @@
 """The per-run TF-IDF index shared by the ``tfidf`` and ``svm`` rankers.
 
-:func:`tfidf_index` fits a :class:`~sklearn.feature_extraction.text.TfidfVectorizer` on the
-batch's papers once per run (title repeated ``title_weight`` times, then the abstract) and keeps
-the L2-normalised CSR matrix in ``batch.cache``. Rankers of either kind configured with the same
-vectoriser options share one index.
+:func:`tfidf_index` vectorises the batch's papers once per run (title repeated ``title_weight``
+times, then the abstract) and keeps the result in ``batch.cache``. Rankers of either kind
+configured with the same vectoriser options share one index.
+
+Terms are words and word pairs, lower-cased, English stop words dropped and plurals folded
+into the singular (``policies`` → ``policy``, ``robots`` → ``robot``), so that twenty liked
+papers and a day's batch meet on the same words. The vocabulary has two parts:
+
+* the *shared* terms, found in at least ``min_df`` candidates (and at most ``max_df`` of
+  them): :attr:`TfidfIndex.matrix` holds every paper's L2-normalised row over these;
+* the *rare* words, found in fewer candidates: a word that one new paper shares with a
+  subscriber's liked papers (``tactile``, ``beamforming``) is strong evidence, but as a
+  dimension of its own it would only shrink that paper's other similarities. So rare words
+  add to a paper's similarity on top of its unit row (:attr:`TfidfIndex.rare`, scaled by the
+  same row norm) and count in neither the norm nor the batch's centroid.
+
+The IDF is the candidates' own (``ln((1 + n) / (1 + df)) + 1``); below 20 candidates, where
+the document-frequency cut-offs are relaxed, it is BM25's ``ln(1 + (n - df + ½) / (df + ½))``,
+which drops to about zero for a term that every candidate has.
 
 Liked and disliked papers are resolved by id (``"2406.01234"``, ``"arxiv:2406.01234v2"``,
 ``"doi:10.1000/x"``): papers in the batch are rows of the matrix; papers that are not (liked
 papers are usually older than the batch) are taken from ``batch.references``, which the core
-loads once per run from the store, transformed with the batch's vocabulary once, and cached.
+loads once per run from the store, vectorised with the batch's vocabulary once, and cached.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # type: ignore[import-untyped]
 
 from digest import Batch, canonical_ref
 from digest.models import Paper
@@ -29,28 +46,56 @@ __all__ = [
     "Resolved",
     "TfidfIndex",
     "Vector",
+    "analyze",
     "canonical",
     "paper_text",
+    "singular",
     "tfidf_index",
 ]
 
-#: ``batch.cache`` key of an optional ``Mapping[str, Paper]`` (canonical id → paper) holding the
-#: subscribers' liked/disliked papers that are not in the batch. Provided by the core (or a
-#: plugin's ``before_run``); without it only liked papers inside the batch count.
-
 #: below this many papers the document-frequency cut-offs are relaxed (a tiny batch would
-#: otherwise have no vocabulary at all)
+#: otherwise have no vocabulary at all) and the IDF is BM25's
 _SMALL_BATCH = 20
 _DTYPE = np.float32
-_TOKENS = r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b"
+_TOKENS = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b")
+_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
+#: words ending in "s" that are not plurals (or whose singular reads wrong)
+_NOT_PLURAL = frozenset(
+    {
+        "afterwards", "alias", "always", "atlas", "bias", "canvas", "chaos", "corpus",
+        "downwards", "gas", "lens", "news", "numerous", "perhaps", "previous", "series",
+        "species", "thus", "towards", "upwards", "various", "whereas",
+    }
+)  # fmt: skip
+_NOT_PLURAL_ENDINGS = ("ss", "us", "is", "ys")
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int32]
 
 
+def singular(word: str) -> str:
+    """A lower-case word with a plural ending folded (``policies`` → ``policy``): the
+    "S-stemmer", which leaves words readable in reasons (no ``polici``)."""
+    if len(word) <= 3 or word[-1] != "s" or word in _NOT_PLURAL:
+        return word
+    if word.endswith("ies"):
+        if len(word) > 4 and not word.endswith(("eies", "aies")):
+            return word[:-3] + "y"
+        return word
+    if word.endswith(_NOT_PLURAL_ENDINGS):
+        return word
+    return word[:-1]
+
+
+def analyze(text: str) -> list[str]:
+    """The terms of a text: words (stop words dropped, plurals folded), then word pairs."""
+    words = [singular(token) for token in _TOKENS.findall(text.lower()) if token not in _STOP_WORDS]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
 @dataclass(frozen=True, slots=True)
 class Vector:
-    """A sparse, L2-normalised TF-IDF vector: column indices and values."""
+    """A sparse TF-IDF vector: column indices (shared terms, then rare words) and values."""
 
     indices: Ints
     data: Floats
@@ -69,7 +114,7 @@ class Resolved:
 
     #: positions of the papers that are in the batch
     positions: tuple[int, ...]
-    #: vectors and papers of those that are not (from :data:`LIKED_PAPERS_KEY`)
+    #: vectors and papers of those that are not (from ``batch.references``)
     outside: tuple[tuple[Paper, Vector], ...]
 
     def __len__(self) -> int:
@@ -89,48 +134,46 @@ def paper_text(paper: Paper, title_weight: int) -> str:
 
 @dataclass(slots=True, eq=False)
 class TfidfIndex:
-    """The fitted vectoriser and the batch's L2-normalised TF-IDF rows (``float32`` CSR)."""
+    """The batch's TF-IDF rows (``float32`` CSR) and what is needed to vectorise more text.
 
-    vectorizer: TfidfVectorizer | None
+    Columns ``0 … size-1`` are the shared terms (:attr:`matrix`), ``size … width-1`` the rare
+    words (:attr:`rare`); dense profile vectors are ``width`` long.
+    """
+
+    #: term → column
+    vocabulary: dict[str, int]
+    #: IDF per column (``width`` values)
+    idf: Floats
+    #: L2-normalised rows over the shared terms (``len(batch) × size``)
     matrix: sp.csr_matrix
+    #: rare-word weights, scaled by the same row norms (``len(batch) × (width - size)``)
+    rare: sp.csr_matrix
     title_weight: int
-    #: per-run memo of transformed texts (interests) and outside papers, keyed by text / id
+    #: column → term, for reasons
+    terms: npt.NDArray[np.str_]
+    #: per-run memo of vectorised texts (interests) and outside papers, keyed by text / id
     _texts: dict[str, Vector] = field(default_factory=dict)
     _outside: dict[str, Vector] = field(default_factory=dict)
-    _terms: npt.NDArray[np.str_] | None = None
-    _analyzer: Callable[[str], list[str]] | None = None
+    _analyzer: Callable[[str], list[str]] = analyze
 
     @property
     def size(self) -> int:
-        """Vocabulary size (0 when nothing could be fitted)."""
+        """Number of shared terms: the columns of :attr:`matrix` (0 when nothing was fitted)."""
         return int(self.matrix.shape[1])
 
     @property
-    def terms(self) -> npt.NDArray[np.str_]:
-        if self._terms is None:
-            self._terms = (
-                self.vectorizer.get_feature_names_out()
-                if self.vectorizer is not None
-                else np.zeros(0, dtype=np.str_)
-            )
-        return self._terms
+    def width(self) -> int:
+        """Length of a dense profile vector: shared terms plus rare words."""
+        return self.size + int(self.rare.shape[1])
 
     def _transform(self, text: str) -> Vector:
-        """The TF-IDF vector of one text, as the fitted vectoriser would make it.
-
-        ``TfidfVectorizer.transform`` costs ~1–2 ms for one short text (input validation,
-        sparse-matrix plumbing); interests and keyword lists differ per subscriber, so this
-        does the same arithmetic directly: sublinear tf × idf, L2-normalised.
-        """
-        if self.vectorizer is None or not text.strip():
+        """The vector of one text as the batch's rows are made: sublinear tf × idf, divided by
+        the norm over the shared terms (over all its terms if it has no shared one)."""
+        if self.size == 0 or not text.strip():
             return _EMPTY
-        vectorizer = self.vectorizer
-        analyzer = self._analyzer
-        if analyzer is None:
-            analyzer = self._analyzer = vectorizer.build_analyzer()
-        vocabulary = vectorizer.vocabulary_
+        vocabulary = self.vocabulary
         counts: dict[int, int] = {}
-        for term in analyzer(text):
+        for term in self._analyzer(text):
             column = vocabulary.get(term)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
@@ -138,8 +181,14 @@ class TfidfIndex:
             return _EMPTY
         indices = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
         tf = np.array([counts[i] for i in indices.tolist()], dtype=np.float64)
-        weights = (1.0 + np.log(tf)) * vectorizer.idf_[indices]
-        weights /= np.linalg.norm(weights)
+        weights = (1.0 + np.log(tf)) * self.idf[indices]
+        shared = weights[indices < self.size]
+        norm = np.linalg.norm(shared) if shared.size else 0.0
+        if norm <= 0:
+            norm = np.linalg.norm(weights)
+        if norm <= 0:
+            return _EMPTY
+        weights /= norm
         return Vector(indices, weights.astype(_DTYPE))
 
     def text_vector(self, text: str) -> Vector:
@@ -150,9 +199,16 @@ class TfidfIndex:
         return found
 
     def row(self, position: int) -> Vector:
-        m = self.matrix
+        """A batch paper's vector: its shared terms, then its rare words."""
+        m, r = self.matrix, self.rare
         start, end = m.indptr[position], m.indptr[position + 1]
-        return Vector(m.indices[start:end], m.data[start:end])
+        rare_start, rare_end = r.indptr[position], r.indptr[position + 1]
+        if rare_start == rare_end:
+            return Vector(m.indices[start:end], m.data[start:end])
+        return Vector(
+            np.concatenate([m.indices[start:end], r.indices[rare_start:rare_end] + self.size]),
+            np.concatenate([m.data[start:end], r.data[rare_start:rare_end]]),
+        )
 
     def resolve(self, ids: Sequence[str], batch: Batch) -> Resolved:
         """Split ``ids`` into batch positions and vectors of outside papers (unknown ids drop)."""
@@ -182,51 +238,134 @@ class TfidfIndex:
                 outside.append((paper, vector))
         return Resolved(tuple(positions), tuple(outside))
 
+    def vectors_of(self, resolved: Resolved) -> list[Vector]:
+        """The resolved papers' vectors: batch rows first, then the outside papers'."""
+        return [self.row(p) for p in resolved.positions] + [v for _, v in resolved.outside]
+
     def dense_sum(self, resolved: Resolved) -> Floats:
-        """The sum of the resolved papers' vectors as a dense vocabulary-length array."""
-        m = self.matrix
-        parts_i = [m.indices[m.indptr[p] : m.indptr[p + 1]] for p in resolved.positions]
-        parts_d = [m.data[m.indptr[p] : m.indptr[p + 1]] for p in resolved.positions]
-        for _, vector in resolved.outside:
-            parts_i.append(vector.indices)
-            parts_d.append(vector.data)
-        if not parts_i:
-            return np.zeros(self.size, dtype=_DTYPE)
-        summed = np.bincount(np.concatenate(parts_i), np.concatenate(parts_d), minlength=self.size)
+        """The sum of the resolved papers' vectors as a dense ``width``-long array."""
+        vectors = self.vectors_of(resolved)
+        if not vectors:
+            return np.zeros(self.width, dtype=_DTYPE)
+        summed = np.bincount(
+            np.concatenate([v.indices for v in vectors]),
+            np.concatenate([v.data for v in vectors]),
+            minlength=self.width,
+        )
         return summed.astype(_DTYPE, copy=False)
 
+    def stack(self, vectors: Sequence[Vector]) -> sp.csr_matrix:
+        """Vectors as the rows of a sparse ``len(vectors) × width`` matrix."""
+        return sp.csr_matrix(
+            (
+                np.concatenate([v.data for v in vectors]),
+                np.concatenate([v.indices for v in vectors]),
+                np.concatenate([[0], np.cumsum([v.indices.size for v in vectors])]),
+            ),
+            shape=(len(vectors), self.width),
+            dtype=_DTYPE,
+        )
+
     def dense(self, vector: Vector) -> Floats:
-        out = np.zeros(self.size, dtype=_DTYPE)
+        out = np.zeros(self.width, dtype=_DTYPE)
         out[vector.indices] = vector.data
         return out
 
     def similarities(self, dense: Floats) -> npt.NDArray[np.float64]:
-        """Dot products of every batch paper with a dense vocabulary-length vector."""
-        result: npt.NDArray[np.float32] = self.matrix @ dense
+        """Dot products of every batch paper with a dense ``width``-long vector."""
+        result: npt.NDArray[np.float32] = self.matrix @ dense[: self.size]
+        if self.rare.nnz:
+            result += self.rare @ dense[self.size :]
         return result.astype(np.float64)
+
+    def similarities_to(self, rows: sp.csr_matrix) -> npt.NDArray[np.float64]:
+        """``len(batch) × len(rows)`` dot products of every batch paper with each row."""
+        size = self.size
+        result = (self.matrix @ rows[:, :size].T).toarray()
+        if self.rare.nnz:
+            result += (self.rare @ rows[:, size:].T).toarray()
+        return np.asarray(result, dtype=np.float64)
+
+
+def _empty_index(batch: Batch, title_weight: int) -> TfidfIndex:
+    nothing = sp.csr_matrix((len(batch), 0), dtype=_DTYPE)
+    return TfidfIndex(
+        {}, np.zeros(0, dtype=_DTYPE), nothing, nothing, title_weight, np.zeros(0, dtype=np.str_)
+    )
+
+
+def _count(texts: Sequence[str]) -> tuple[list[str], sp.csr_matrix]:
+    """Terms in first-seen order and the ``len(texts) × len(terms)`` term counts.
+
+    (``CountVectorizer`` would sort the whole vocabulary, every pair seen once included,
+    and most of it is dropped right after.)"""
+    vocabulary: dict[str, int] = {}
+    columns: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for text in texts:
+        found: dict[int, int] = {}
+        for term in analyze(text):
+            column = vocabulary.setdefault(term, len(vocabulary))
+            found[column] = found.get(column, 0) + 1
+        columns.extend(found)
+        counts.extend(found.values())
+        indptr.append(len(columns))
+    matrix = sp.csr_matrix(
+        (
+            np.asarray(counts, dtype=_DTYPE),
+            np.asarray(columns, dtype=np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(len(texts), len(vocabulary)),
+    )
+    return list(vocabulary), matrix
 
 
 def _fit(
     batch: Batch, *, title_weight: int, min_df: int, max_df: float, max_features: int | None
-) -> tuple[TfidfVectorizer | None, sp.csr_matrix]:
-    small = len(batch) < _SMALL_BATCH
-    vectorizer = TfidfVectorizer(
-        sublinear_tf=True,
-        stop_words="english",
-        ngram_range=(1, 2),
-        token_pattern=_TOKENS,
-        min_df=1 if small else min_df,
-        max_df=1.0 if small else max_df,
-        max_features=max_features,
-        dtype=_DTYPE,
+) -> TfidfIndex:
+    n = len(batch)
+    small = n < _SMALL_BATCH
+    all_terms, counts = _count([paper_text(p, title_weight) for p in batch.papers])
+    df = np.bincount(counts.indices, minlength=len(all_terms))
+    lowest, highest = (1, n) if small else (min_df, max_df * n)
+    shared = np.flatnonzero((df >= lowest) & (df <= highest))
+    if shared.size == 0:
+        return _empty_index(batch, title_weight)
+    if max_features is not None and shared.size > max_features:
+        frequency = np.bincount(counts.indices, counts.data, minlength=len(all_terms))[shared]
+        shared = np.sort(shared[np.argsort(-frequency, kind="stable")[:max_features]])
+    rare = np.array(
+        [c for c in np.flatnonzero(df < lowest).tolist() if " " not in all_terms[c]],
+        dtype=np.int64,
     )
-    texts = [paper_text(p, title_weight) for p in batch.papers]
-    try:
-        matrix = vectorizer.fit_transform(texts).tocsr()
-    except ValueError:  # empty vocabulary: only stop words, or no text at all
-        return None, sp.csr_matrix((len(batch), 0), dtype=_DTYPE)
+    columns = np.concatenate([shared, rare])
+    df_kept = df[columns].astype(np.float64)
+    # BM25's IDF for a handful of candidates (no max_df there: a term every one of them has
+    # must weigh about nothing), the usual smoothed one otherwise
+    if small:
+        idf = np.log1p((n - df_kept + 0.5) / (df_kept + 0.5))
+    else:
+        idf = np.log((1.0 + n) / (1.0 + df_kept)) + 1.0
+    weights = counts.tocsc()[:, columns].tocsr()
+    weights.data = ((1.0 + np.log(weights.data)) * idf[weights.indices]).astype(_DTYPE)
+    matrix, rare_part = weights[:, : shared.size], weights[:, shared.size :]
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    # A paper with rare words only: its own norm (it still matches what it says).
+    alone = norms <= 0
+    if alone.any():
+        rare_norms = np.sqrt(np.asarray(rare_part.multiply(rare_part).sum(axis=1)).ravel())
+        norms[alone] = rare_norms[alone]
+    scale = sp.diags((1.0 / np.where(norms > 0, norms, 1.0)).astype(_DTYPE))
+    matrix = (scale @ matrix).astype(_DTYPE).tocsr()
+    rare_part = (scale @ rare_part).astype(_DTYPE).tocsr()
     matrix.sort_indices()
-    return vectorizer, matrix
+    rare_part.sort_indices()
+    kept = [all_terms[c] for c in columns.tolist()]
+    vocabulary = {term: column for column, term in enumerate(kept)}
+    terms = np.array(kept, dtype=np.str_)
+    return TfidfIndex(vocabulary, idf.astype(_DTYPE), matrix, rare_part, title_weight, terms)
 
 
 def tfidf_index(
@@ -241,12 +380,11 @@ def tfidf_index(
     key = f"digest_tfidf.index({title_weight},{min_df},{max_df},{max_features})"
     index: TfidfIndex | None = batch.cache.get(key)
     if index is None:
-        vectorizer, matrix = _fit(
+        index = batch.cache[key] = _fit(
             batch,
             title_weight=title_weight,
             min_df=min_df,
             max_df=max_df,
             max_features=max_features,
         )
-        index = batch.cache[key] = TfidfIndex(vectorizer, matrix, title_weight)
     return index

@@ -2,7 +2,8 @@
 
 Both read the subscriber's ``liked`` papers (and ``disliked``), ``tfidf`` also ``interests``
 and ``keywords``, against the per-run :class:`~digest_tfidf.index.TfidfIndex`. Per subscriber
-``tfidf`` makes one sparse mat-vec; ``svm`` trains one linear SVM (the arxiv-sanity approach).
+``tfidf`` makes one sparse mat-vec (in batches under ``contrast_from`` papers, one more product
+with the liked papers' vectors); ``svm`` trains one linear SVM (the arxiv-sanity approach).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped
 from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 
 from digest import Batch, ComponentConfig, Ranker, Scores, one_line, truncate
-from digest.models import Profile, Reason
+from digest.models import Paper, Profile, Reason
 
-from .index import Floats, Resolved, TfidfIndex, tfidf_index
+from .index import Floats, Resolved, TfidfIndex, Vector, tfidf_index
 
 __all__ = ["SvmRanker", "TfidfRanker"]
 
@@ -40,8 +41,9 @@ class _IndexConfig(ComponentConfig):
     min_df: int = Field(
         default=2,
         ge=1,
-        description="Ignore terms found in fewer papers of the run's batch (relaxed to 1 for "
-        "batches under 20 papers).",
+        description="Terms found in fewer papers of the run's batch are not dimensions of "
+        "their own (relaxed to 1 for batches under 20 papers): such rare words only add to the "
+        "similarity of the paper that has them, rare word pairs are ignored.",
     )
     max_df: float = Field(
         default=0.5,
@@ -52,8 +54,8 @@ class _IndexConfig(ComponentConfig):
     max_features: int | None = Field(
         default=None,
         ge=1,
-        description="Keep at most this many terms (words and word pairs), the most frequent; "
-        "unset keeps all (a cap costs fitting time, it saves memory on very large batches).",
+        description="Keep at most this many shared terms (words and word pairs), the most "
+        "frequent; unset keeps all (a cap saves memory on very large batches).",
     )
 
 
@@ -105,13 +107,28 @@ def _norm(vector: Floats) -> float:
     return float(np.sqrt(np.dot(vector, vector)))
 
 
+@dataclass(frozen=True, slots=True)
+class _Interest:
+    """A subscriber's profile as :class:`TfidfRanker` scores with it (kept for ``explain``)."""
+
+    #: dense ``width``-long profile vector, unit norm
+    vector: Floats
+    #: the liked papers' vectors as rows, when their nearest ones count (small batches)
+    liked: sp.csr_matrix | None = None
+    #: those papers: batch position or None, and the paper
+    papers: tuple[tuple[int | None, Paper], ...] = ()
+
+
 class TfidfRanker(_IndexRanker):
     """Scores each paper by its TF-IDF cosine similarity to the subscriber's profile.
 
     The profile vector mixes the subscriber's ``interests`` and ``keywords`` text with the
     centroid of their liked papers (``interests_weight`` decides the share), minus a share of
-    the centroid of their disliked papers. A paper's score is its cosine similarity divided by
-    ``saturation`` (capped at 1). Profiles with neither text nor known liked papers score 0.
+    the batch's centroid (``contrast``: what every paper says does not count) and of the
+    centroid of their disliked papers. In batches too small for the contrast, half of the score
+    is instead the mean similarity to the ``neighbours`` liked papers closest to each paper. A
+    paper's score is divided by ``saturation`` (capped at 1). Profiles with neither text nor
+    known liked papers score 0.
     """
 
     name = "tfidf"
@@ -133,7 +150,7 @@ class TfidfRanker(_IndexRanker):
             "profile (Rocchio-style).",
         )
         contrast: float = Field(
-            default=0.6,
+            default=0.7,
             ge=0,
             le=2,
             description="How much of the whole batch's centroid is subtracted from the profile, "
@@ -142,6 +159,14 @@ class TfidfRanker(_IndexRanker):
         )
         contrast_from: int = Field(
             default=50, ge=2, description="Smallest batch the contrast applies to."
+        )
+        neighbours: int = Field(
+            default=3,
+            ge=0,
+            description="In batches under contrast_from papers, half of a paper's score is its "
+            "mean similarity to this many of the subscriber's liked papers closest to it (a "
+            "handful of candidates has no centroid to contrast with, and one average of broad "
+            "interests blurs them); 0 scores by the profile alone.",
         )
         saturation: float = Field(
             default=1.0,
@@ -152,11 +177,11 @@ class TfidfRanker(_IndexRanker):
 
     config: Config
 
-    def _profile_vector(self, profile: Profile, batch: Batch) -> Floats | None:
-        vector: Floats | None = self._per_subscriber(profile, batch, self._build)
-        return vector
+    def _interest(self, profile: Profile, batch: Batch) -> _Interest | None:
+        interest: _Interest | None = self._per_subscriber(profile, batch, self._build)
+        return interest
 
-    def _build(self, profile: Profile, batch: Batch) -> Floats | None:
+    def _build(self, profile: Profile, batch: Batch) -> _Interest | None:
         index = self._index(batch)
         if index.size == 0:
             return None
@@ -180,14 +205,15 @@ class TfidfRanker(_IndexRanker):
                 vector[query.indices] += config.interests_weight * query.data
         if vector is None:
             return None
-        if config.contrast > 0 and len(batch) >= config.contrast_from:
+        small = len(batch) < config.contrast_from
+        if config.contrast > 0 and not small:
             # Rocchio against the whole batch: what makes the liked papers different from
             # everything else counts, what every paper says does not (the SVM's idea, but one
             # vector for all subscribers, so scoring stays a single product per subscriber).
             centroid = self._batch_centroid(index, batch)
             if centroid is not None:
                 vector /= max(_norm(vector), 1e-12)
-                vector -= config.contrast * centroid
+                vector[: index.size] -= config.contrast * centroid
         if profile.disliked and config.disliked_weight > 0:
             disliked = index.resolve(profile.disliked, batch)
             if disliked:
@@ -199,10 +225,18 @@ class TfidfRanker(_IndexRanker):
         if norm <= 0:
             return None
         vector /= norm
-        return vector
+        if not (small and liked and config.neighbours > 0):
+            return _Interest(vector)
+        # A handful of candidates: no batch centroid to contrast with, and the average of
+        # broad interests (20 papers on "machine learning") is close to nothing in particular;
+        # the liked papers nearest to each candidate say more.
+        papers: tuple[tuple[int | None, Paper], ...] = tuple((p, batch[p]) for p in liked.positions)
+        papers += tuple((None, paper) for paper, _ in liked.outside)
+        return _Interest(vector, index.stack(index.vectors_of(liked)), papers)
 
     def _batch_centroid(self, index: TfidfIndex, batch: Batch) -> Floats | None:
-        """The batch's normalised centroid, once per run (shared by every subscriber)."""
+        """The batch's normalised centroid over the shared terms, once per run (shared by
+        every subscriber)."""
         key = f"{self._key}.centroid"
         if key not in batch.cache:
             total: Floats = np.asarray(index.matrix.sum(axis=0), dtype=np.float32).ravel()
@@ -211,22 +245,32 @@ class TfidfRanker(_IndexRanker):
         centroid: Floats | None = batch.cache[key]
         return centroid
 
+    def _cosines(self, interest: _Interest, batch: Batch) -> npt.NDArray[np.float64]:
+        index = self._index(batch)
+        scores = index.similarities(interest.vector)
+        if interest.liked is not None:
+            similar = index.similarities_to(interest.liked)
+            k = min(self.config.neighbours, similar.shape[1])
+            nearest = np.partition(similar, similar.shape[1] - k, axis=1)[:, -k:]
+            scores = 0.5 * scores + 0.5 * nearest.mean(axis=1)
+        return scores
+
     def score(self, profile: Profile, batch: Batch) -> Scores:
-        vector = self._profile_vector(profile, batch)
-        if vector is None:
+        interest = self._interest(profile, batch)
+        if interest is None:
             return batch.zeros()
-        scores = self._index(batch).similarities(vector)
+        scores = self._cosines(interest, batch)
         scores *= 1.0 / self.config.saturation
         np.clip(scores, 0.0, 1.0, out=scores)
         return scores
 
     def explain(self, profile: Profile, batch: Batch, position: int) -> Sequence[Reason]:
-        vector = self._profile_vector(profile, batch)
-        if vector is None:
+        interest = self._interest(profile, batch)
+        if interest is None:
             return ()
         index = self._index(batch)
         row = index.row(position)
-        products = row.data * vector[row.indices]
+        products = row.data * interest.vector[row.indices]
         order = np.argsort(-products, kind="stable")
         terms: list[str] = []
         for i in order:
@@ -237,12 +281,50 @@ class TfidfRanker(_IndexRanker):
             if any(term in chosen.split() or chosen in term.split() for chosen in terms):
                 continue
             terms.append(term)
-        if not terms:
-            return ()
-        cosine = float(products.sum())
-        weight = round(min(1.0, max(0.0, cosine / self.config.saturation)), 4)
-        text = f"similar to your interests: {', '.join(terms)}"
-        return (Reason(kind="similar", text=one_line(text), weight=weight),)
+        reasons: list[Reason] = []
+        saturation = self.config.saturation
+        if terms:
+            cosine = float(products.sum())
+            weight = round(min(1.0, max(0.0, cosine / saturation)), 4)
+            text = f"similar to your interests: {', '.join(terms)}"
+            reasons.append(Reason(kind="similar", text=one_line(text), weight=weight))
+        nearest = self._nearest_liked(interest, index, position, row)
+        if nearest is not None:
+            similarity, paper = nearest
+            title = truncate(one_line(paper.title), 120)
+            reasons.append(
+                Reason(
+                    kind="similar",
+                    text=f"close to a paper you liked: {title}",
+                    weight=round(min(1.0, similarity / saturation), 4),
+                    ref=str(paper.id),
+                )
+            )
+        return tuple(reasons)
+
+    @staticmethod
+    def _nearest_liked(
+        interest: _Interest, index: TfidfIndex, position: int, row: Vector
+    ) -> tuple[float, Paper] | None:
+        """The liked paper most similar to the paper at ``position`` (not itself), when the
+        nearest liked papers are part of the score."""
+        if interest.liked is None or row.empty:
+            return None
+        dense = index.dense(row)
+        similarities = np.asarray(interest.liked @ dense).ravel()
+        best: tuple[float, Paper] | None = None
+        for similarity, (where, paper) in zip(similarities.tolist(), interest.papers, strict=True):
+            if where == position:  # a liked paper is never "close to" itself
+                continue
+            if similarity > 0 and (best is None or similarity > best[0]):
+                best = (similarity, paper)
+        return best
+
+
+def _shared(vector: Vector, index: TfidfIndex) -> tuple[npt.NDArray[np.int32], Floats]:
+    """A vector's entries on the shared terms: the SVM's features (the batch's rows)."""
+    keep = vector.indices < index.size
+    return vector.indices[keep], vector.data[keep]
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,12 +386,12 @@ class SvmRanker(_IndexRanker):
         labels = np.zeros(n, dtype=np.int8)
         labels[list(liked.positions)] = 1
         extra: list[tuple[npt.NDArray[np.int32], Floats, int]] = [
-            (vector.indices, vector.data, 1) for _, vector in liked.outside
+            (*_shared(vector, index), 1) for _, vector in liked.outside
         ]
         if profile.disliked:
             disliked = index.resolve(profile.disliked, batch)
             labels[list(disliked.positions)] = 0
-            extra.extend((vector.indices, vector.data, 0) for _, vector in disliked.outside)
+            extra.extend((*_shared(vector, index), 0) for _, vector in disliked.outside)
         if labels.sum() == n:  # no negatives: nothing to tell apart
             return None
         features = index.matrix
@@ -325,6 +407,8 @@ class SvmRanker(_IndexRanker):
             )
             features = sp.vstack([features, rows], format="csr")
             labels = np.concatenate([labels, np.array([e[2] for e in extra], dtype=np.int8)])
+        if labels.min() == labels.max():  # every liked paper also disliked: no positives
+            return None
         model = LinearSVC(
             C=self.config.C, class_weight="balanced", max_iter=self.config.max_iter, dual=True
         )
