@@ -271,6 +271,27 @@ def test_liked_papers_outside_the_batch(ranker: Ranker, batch: Batch) -> None:
         assert nearest.ref in {str(p.id) for p in old}
 
 
+def test_references_vectorised_in_prepare_score_as_one_by_one(ranker: Ranker, batch: Batch) -> None:
+    """prepare() vectorises every reference in one pass (before workers fork); the vectors
+    must be the ones a lone subscriber's lookup makes."""
+    old = [
+        make_paper(f"2301.{n:05d}", title=title, abstract=abstract)
+        for n, (title, abstract) in enumerate(ROBOTICS + NLP[:1], start=1)
+    ]
+    references = {str(p.id): p for p in old}
+    profile = Profile(liked=tuple(references), disliked=("2301.00005",))
+    if isinstance(ranker, SvmRanker):
+        profile = Profile(liked=tuple(references)[:4])
+    prepared = Batch(batch.papers[2:], now=NOW, references=references)
+    ranker.prepare(prepared)
+    lazy = Batch(batch.papers[2:], now=NOW, references=references)
+    other = type(ranker)(ranker.config, instance="lazy", runtime=ranker.runtime)
+    expected = np.asarray(other.score(profile, lazy))
+    assert expected.any()
+    np.testing.assert_allclose(ranker.score(profile, prepared), expected, rtol=1e-5, atol=1e-6)
+    assert ranker.explain(profile, prepared, 0) == other.explain(profile, lazy, 0)
+
+
 def test_disliked_lower_tfidf_scores(tmp_path: Path, batch: Batch) -> None:
     ranker = _tfidf(tmp_path)
     ranker.prepare(batch)

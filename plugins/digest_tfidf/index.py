@@ -191,6 +191,52 @@ class TfidfIndex:
         weights /= norm
         return Vector(indices, weights.astype(_DTYPE))
 
+    def add_references(self, batch: Batch) -> int:
+        """Vectorise every paper of ``batch.references`` that is not a candidate, in one pass
+        (``prepare`` calls this before the subscribers are split over worker processes, which
+        then share the vectors instead of each making them one by one); returns how many."""
+        if self.size == 0:
+            return 0
+        missing = [
+            (key, paper)
+            for key, paper in batch.references.items()
+            if key not in self._outside and batch.position(key) is None
+        ]
+        if not missing:
+            return 0
+        vocabulary = self.vocabulary
+        columns: list[int] = []
+        counts: list[int] = []
+        indptr = [0]
+        for _, paper in missing:
+            found: dict[int, int] = {}
+            for term in self._analyzer(paper_text(paper, self.title_weight)):
+                column = vocabulary.get(term)
+                if column is not None:
+                    found[column] = found.get(column, 0) + 1
+            columns.extend(sorted(found))
+            counts.extend(found[c] for c in sorted(found))
+            indptr.append(len(columns))
+        where = np.asarray(columns, dtype=np.int32)
+        weights = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.idf[where]
+        squares = np.where(where < self.size, weights * weights, 0.0)
+        bounds = np.asarray(indptr, dtype=np.int64)
+        for row, (key, _) in enumerate(missing):
+            start, end = bounds[row], bounds[row + 1]
+            if start == end:
+                self._outside[key] = _EMPTY
+                continue
+            # divided by the norm over the shared terms (all terms when it has no shared one)
+            norm = float(np.sqrt(squares[start:end].sum()))
+            if norm <= 0:
+                norm = float(np.linalg.norm(weights[start:end]))
+            self._outside[key] = (
+                Vector(where[start:end], (weights[start:end] / norm).astype(_DTYPE))
+                if norm > 0
+                else _EMPTY
+            )
+        return len(missing)
+
     def text_vector(self, text: str) -> Vector:
         """The vector of free text (interests, keywords), memoised per distinct text."""
         found = self._texts.get(text)

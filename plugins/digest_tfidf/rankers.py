@@ -80,7 +80,7 @@ class _IndexRanker(Ranker):
         return index
 
     def prepare(self, batch: Batch) -> None:
-        self._index(batch)
+        self._index(batch).add_references(batch)
 
     #: the work done last, reused by explain() for the same (profile, batch)
     _last: tuple[Profile, Batch, Any] | None = None
