@@ -44,6 +44,7 @@ from digest.models import Paper
 
 __all__ = [
     "Resolved",
+    "Rows",
     "TfidfIndex",
     "Vector",
     "analyze",
@@ -109,6 +110,30 @@ _EMPTY = Vector(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=_DTYPE))
 
 
 @dataclass(frozen=True, slots=True)
+class Rows:
+    """A few vectors side by side (a subscriber's liked papers), for :meth:`TfidfIndex.dots`:
+    their entries concatenated and the vector each entry belongs to."""
+
+    indices: Ints
+    data: Floats
+    owners: npt.NDArray[np.intp]
+    count: int
+
+    @classmethod
+    def of(cls, vectors: Sequence[Vector]) -> Rows:
+        if not vectors:
+            empty = np.zeros(0, dtype=np.intp)
+            return cls(_EMPTY.indices, _EMPTY.data, empty, 0)
+        sizes = [v.indices.size for v in vectors]
+        return cls(
+            np.concatenate([v.indices for v in vectors]),
+            np.concatenate([v.data for v in vectors]),
+            np.repeat(np.arange(len(vectors)), sizes),
+            len(vectors),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """Liked (or disliked) papers of a profile as the index sees them."""
 
@@ -154,6 +179,8 @@ class TfidfIndex:
     #: per-run memo of vectorised texts (interests) and outside papers, keyed by text / id
     _texts: dict[str, Vector] = field(default_factory=dict)
     _outside: dict[str, Vector] = field(default_factory=dict)
+    #: a zeroed ``width``-long buffer for :meth:`dots` (one run ranks in one thread)
+    _scratch: Floats | None = None
     _analyzer: Callable[[str], list[str]] = analyze
 
     @property
@@ -323,6 +350,18 @@ class TfidfIndex:
         if self.rare.nnz:
             result += self.rare @ dense[self.size :]
         return result.astype(np.float64)
+
+    def dots(self, vector: Vector, rows: Rows) -> npt.NDArray[np.float64]:
+        """Dot products of one vector with each of a few ``rows``, in plain numpy on a reused
+        buffer (a sparse product costs more in setup than in arithmetic here)."""
+        scratch = self._scratch
+        if scratch is None:
+            scratch = self._scratch = np.zeros(self.width, dtype=_DTYPE)
+        scratch[vector.indices] = vector.data
+        products = rows.data * scratch[rows.indices]
+        scratch[vector.indices] = 0
+        dots = np.bincount(rows.owners, weights=products, minlength=rows.count)
+        return dots.astype(np.float64, copy=False)
 
     def similarities_to(self, rows: sp.csr_matrix) -> npt.NDArray[np.float64]:
         """``len(batch) × len(rows)`` dot products of every batch paper with each row."""

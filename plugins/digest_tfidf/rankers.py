@@ -23,7 +23,7 @@ from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 from digest import Batch, ComponentConfig, Ranker, Scores, one_line, truncate
 from digest.models import Paper, Profile, Reason
 
-from .index import Floats, Resolved, TfidfIndex, Vector, tfidf_index
+from .index import Floats, Resolved, Rows, TfidfIndex, Vector, tfidf_index
 
 __all__ = ["SvmRanker", "TfidfRanker"]
 
@@ -113,10 +113,13 @@ class _Interest:
 
     #: dense ``width``-long profile vector, unit norm
     vector: Floats
-    #: the liked papers' vectors as rows, when their nearest ones count (small batches)
-    liked: sp.csr_matrix | None = None
+    #: the liked papers' vectors (reasons name the nearest one)
+    liked: Rows | None = None
     #: those papers: batch position or None, and the paper
     papers: tuple[tuple[int | None, Paper], ...] = ()
+    #: the same vectors as a sparse matrix when half of the score is the mean similarity to
+    #: the nearest liked papers (small batches)
+    neighbours: sp.csr_matrix | None = None
 
 
 class TfidfRanker(_IndexRanker):
@@ -225,14 +228,17 @@ class TfidfRanker(_IndexRanker):
         if norm <= 0:
             return None
         vector /= norm
-        if not (small and liked and config.neighbours > 0):
+        if not liked:
             return _Interest(vector)
+        papers: tuple[tuple[int | None, Paper], ...] = tuple((p, batch[p]) for p in liked.positions)
+        papers += tuple((None, paper) for paper, _ in liked.outside)
         # A handful of candidates: no batch centroid to contrast with, and the average of
         # broad interests (20 papers on "machine learning") is close to nothing in particular;
         # the liked papers nearest to each candidate say more.
-        papers: tuple[tuple[int | None, Paper], ...] = tuple((p, batch[p]) for p in liked.positions)
-        papers += tuple((None, paper) for paper, _ in liked.outside)
-        return _Interest(vector, index.stack(index.vectors_of(liked)), papers)
+        neighbours = small and config.neighbours > 0
+        vectors = index.vectors_of(liked)
+        matrix = index.stack(vectors) if neighbours else None
+        return _Interest(vector, Rows.of(vectors), papers, matrix)
 
     def _batch_centroid(self, index: TfidfIndex, batch: Batch) -> Floats | None:
         """The batch's normalised centroid over the shared terms, once per run (shared by
@@ -248,8 +254,8 @@ class TfidfRanker(_IndexRanker):
     def _cosines(self, interest: _Interest, batch: Batch) -> npt.NDArray[np.float64]:
         index = self._index(batch)
         scores = index.similarities(interest.vector)
-        if interest.liked is not None:
-            similar = index.similarities_to(interest.liked)
+        if interest.neighbours is not None:
+            similar = index.similarities_to(interest.neighbours)
             k = min(self.config.neighbours, similar.shape[1])
             nearest = np.partition(similar, similar.shape[1] - k, axis=1)[:, -k:]
             scores = 0.5 * scores + 0.5 * nearest.mean(axis=1)
@@ -295,7 +301,7 @@ class TfidfRanker(_IndexRanker):
             reasons.append(
                 Reason(
                     kind="similar",
-                    text=f"close to a paper you liked: {title}",
+                    text=f"close to a paper you liked: {title} (similarity {similarity:.2f})",
                     weight=round(min(1.0, similarity / saturation), 4),
                     ref=str(paper.id),
                 )
@@ -306,12 +312,10 @@ class TfidfRanker(_IndexRanker):
     def _nearest_liked(
         interest: _Interest, index: TfidfIndex, position: int, row: Vector
     ) -> tuple[float, Paper] | None:
-        """The liked paper most similar to the paper at ``position`` (not itself), when the
-        nearest liked papers are part of the score."""
+        """The liked paper most similar to the paper at ``position`` (not itself)."""
         if interest.liked is None or row.empty:
             return None
-        dense = index.dense(row)
-        similarities = np.asarray(interest.liked @ dense).ravel()
+        similarities = index.dots(row, interest.liked)
         best: tuple[float, Paper] | None = None
         for similarity, (where, paper) in zip(similarities.tolist(), interest.papers, strict=True):
             if where == position:  # a liked paper is never "close to" itself
@@ -410,7 +414,11 @@ class SvmRanker(_IndexRanker):
         if labels.min() == labels.max():  # every liked paper also disliked: no positives
             return None
         model = LinearSVC(
-            C=self.config.C, class_weight="balanced", max_iter=self.config.max_iter, dual=True
+            C=self.config.C,
+            class_weight="balanced",
+            max_iter=self.config.max_iter,
+            dual=True,
+            random_state=0,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
