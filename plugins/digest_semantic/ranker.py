@@ -348,14 +348,18 @@ class SemanticRanker(Ranker):
             similarity = float(vector @ liked)
             if best is None or similarity > best[0]:
                 best = (similarity, row)
+        ref = None
         if best is not None:
-            title = truncate(one_line(prepared.papers[best[1]].title), 80) or "a paper you liked"
-            text = f"close in meaning to {title}"
             similarity = best[0]
+            paper = prepared.papers[best[1]]
+            title = truncate(one_line(paper.title), 80) or "a paper you liked"
+            text = f"close in meaning to {title} (similarity {similarity:.2f})"
+            ref = str(paper.id)
         elif resolved.text is not None:
             text, similarity = "close in meaning to your interests", float(vector @ resolved.text)
         else:
             return ()
         if similarity <= 0:
             return ()
-        return (Reason(kind="semantic", text=text, weight=round(min(1.0, similarity), 4)),)
+        weight = round(min(1.0, similarity), 4)
+        return (Reason(kind="semantic", text=text, weight=weight, ref=ref),)
