@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
-import json
 import random
 import resource
 import sys
@@ -23,19 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus import CORPUS, corpus_papers
+
 from digest.config import load_settings
-from digest.models import Author, Paper, Profile, Subscriber
+from digest.models import Paper, Profile, Subscriber
 from digest.pipeline import Pipeline, RunOptions
 from digest.plugins import PluginHost
 from digest.store import Store, utcnow
 from digest.wiring import build, make_runtime
-
-CORPUS = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "corpora"
-    / "arxiv_daily_2025.jsonl.gz"
-)
 
 CONFIG = """
 [digest]
@@ -93,24 +86,7 @@ CATEGORIES = ["cs.LG", "cs.CV", "cs.CL", "cs.RO", "cs.AI", "cs.CR", "cs.IR", "cs
 def load_papers(count: int) -> list[Paper]:
     papers: list[Paper] = []
     if CORPUS.exists():
-        with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                d = json.loads(line)
-                papers.append(
-                    Paper(
-                        id=__import__("digest").canonical_id(title=d["title"], arxiv=d["id"])[0],
-                        title=d["title"],
-                        abstract=d["abstract"],
-                        authors=tuple(Author(name=a) for a in d["authors"]),
-                        categories=tuple(d["categories"]),
-                        url=f"https://arxiv.org/abs/{d['id']}",
-                        pdf_url=f"https://arxiv.org/pdf/{d['id']}",
-                        announced=dt.date.today(),
-                        sources=("bench",),
-                    )
-                )
-                if len(papers) >= count:
-                    break
+        papers = list(corpus_papers(count, announced=dt.date.today()))
     else:  # pragma: no cover - fall back to the bundled sample, repeated
         print("corpus not found; using the bundled sample papers", file=sys.stderr)
         from digest_sample import SampleSource  # type: ignore[import-not-found]

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
-import json
 import math
 import random
 import sys
@@ -30,17 +28,16 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
+from corpus import corpus_papers
 
-from digest import canonical_id
 from digest.batch import Batch
 from digest.components import Ranker
 from digest.config import load_settings
-from digest.models import Author, Paper, Profile
+from digest.models import Paper, Profile
 from digest.plugins import PluginHost
 from digest.select import Selector
 from digest.testing import make_runtime
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "arxiv_daily_2025.jsonl.gz"
 CATEGORIES = ["cs.RO", "cs.LG", "cs.IR", "cs.HC", "cs.SD", "cs.CR", "eess.IV", "cs.CL", "cs.CV"]
 K = 10
 
@@ -49,20 +46,9 @@ Scorer = Callable[[Profile, Batch], np.ndarray]
 
 def load() -> dict[dt.date, list[Paper]]:
     days: dict[dt.date, list[Paper]] = defaultdict(list)
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            d = json.loads(line)
-            day = dt.date.fromisoformat(d["announced"])
-            days[day].append(
-                Paper(
-                    id=canonical_id(title=d["title"], arxiv=d["id"])[0],
-                    title=d["title"],
-                    abstract=d["abstract"],
-                    authors=tuple(Author(name=a) for a in d["authors"]),
-                    categories=tuple(d["categories"]),
-                    announced=day,
-                )
-            )
+    for paper in corpus_papers():
+        assert paper.announced is not None
+        days[paper.announced].append(paper)
     return days
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
-import json
 import multiprocessing
 import os
 import random
@@ -28,49 +26,22 @@ import time
 from pathlib import Path
 from typing import cast
 
-from digest import canonical_id
+from corpus import CORPUS, corpus_papers
+
 from digest.batch import Batch
 from digest.components import Ranker
 from digest.config import load_settings
-from digest.models import Author, Paper, Profile
+from digest.models import Paper, Profile
 from digest.plugins import PluginHost
 from digest.select import Selector
 from digest.testing import make_runtime
 
-CORPUS = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "corpora"
-    / "arxiv_daily_2025.jsonl.gz"
-)
 KEYWORDS = [
     "reinforcement learning", "diffusion", "transformer", "robot", "language model", "reasoning",
     "graph neural network", "federated learning", "privacy", "segmentation", "video", "speech",
     "retrieval", "alignment", "quantization", "agent", "planning", "protein", "causal",
     "uncertainty", "multimodal", "point cloud", "time series", "knowledge graph", "code generation",
 ]  # fmt: skip
-
-
-def load_papers(count: int) -> list[Paper]:
-    papers: list[Paper] = []
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            d = json.loads(line)
-            papers.append(
-                Paper(
-                    id=canonical_id(title=d["title"], arxiv=d["id"])[0],
-                    title=d["title"],
-                    abstract=d["abstract"],
-                    authors=tuple(Author(name=a) for a in d["authors"]),
-                    categories=tuple(d["categories"]),
-                    url=f"https://arxiv.org/abs/{d['id']}",
-                    announced=dt.date.today(),
-                    sources=("bench",),
-                )
-            )
-            if len(papers) >= count:
-                break
-    return papers
 
 
 def profiles(count: int, pool: list[Paper], seed: int = 7) -> list[Profile]:
@@ -145,7 +116,7 @@ def main() -> None:
     weights = dict(selection.rankers)
     if args.weights:
         weights = {n: float(w) for n, _, w in (item.partition("=") for item in args.weights)}
-    papers = load_papers(args.papers + 5_000)
+    papers = list(corpus_papers(args.papers + 5_000, announced=dt.date.today()))
     day, pool = papers[: args.papers], papers[args.papers :]
     subs = profiles(args.subscribers, pool)
     references = {str(p.id): p for p in pool}

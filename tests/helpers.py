@@ -109,6 +109,37 @@ class TestPlugin:
         return [FlakyDeliverer]
 
 
+#: one subscriber ("victim"), papers from ``papers.jsonl``, recency only, files out
+ONE_SUBSCRIBER = """
+[digest]
+state_dir = "state"
+output_dir = "out"
+secret_key = "s"
+
+[selection]
+rankers = { recency = 1.0 }
+
+[sources.main]
+component = "jsonl"
+file = "papers.jsonl"
+
+[rankers.recency]
+component = "recency"
+
+[renderers.email]
+component = "email"
+
+[renderers.feed]
+component = "feed"
+
+[deliverers.files]
+component = "files"
+
+[subscribers.victim]
+email = "victim@example.org"
+"""
+
+
 def write_papers(path: Path, papers: Iterable[Paper]) -> None:
     path.write_text("".join(paper_to_json(p) + "\n" for p in papers), "utf-8")
 

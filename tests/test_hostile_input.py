@@ -9,42 +9,13 @@ from pathlib import Path
 import feedparser
 
 from digest.testing import HOSTILE_TITLE, make_paper
-from helpers import build_pipeline, write_papers
-
-CONFIG = """
-[digest]
-state_dir = "state"
-output_dir = "out"
-secret_key = "s"
-
-[selection]
-rankers = { recency = 1.0 }
-
-[sources.main]
-component = "jsonl"
-file = "papers.jsonl"
-
-[rankers.recency]
-component = "recency"
-
-[renderers.email]
-component = "email"
-
-[renderers.feed]
-component = "feed"
-
-[deliverers.files]
-component = "files"
-
-[subscribers.victim]
-email = "victim@example.org"
-"""
+from helpers import ONE_SUBSCRIBER, build_pipeline, write_papers
 
 ABSTRACT = "We show <b>bold</b> & <img src=x onerror=alert(2)> {% raw %}{{ 7*7 }} $\\beta$-VAE"
 
 
 def test_hostile_titles_and_abstracts_are_escaped_and_readable(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "config.toml").write_text(ONE_SUBSCRIBER)
     write_papers(tmp_path / "papers.jsonl", [
         make_paper("2411.00666", title=HOSTILE_TITLE, abstract=ABSTRACT,
                    authors=("Mallory <m@evil.example>", "Eve & Co")),

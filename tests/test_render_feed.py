@@ -35,7 +35,7 @@ from digest.testing import HOSTILE_TITLE
 from digest.testing import make_paper as make_real_paper
 from digest_feed import NAMESPACE, FeedRenderer
 from digest_feed.views import json_text
-from helpers import build_pipeline, write_papers
+from helpers import ONE_SUBSCRIBER, build_pipeline, write_papers
 
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$\r\nInjected: x\x00\x0b\x0c"
 SHOWN = "<script>alert(1)</script> {{ 7*7 }} & α Injected: x"
@@ -510,38 +510,8 @@ def test_json_text_escapes_anything_into_a_json_string() -> None:
     assert "</" not in json_text(nasty) and json_text(nasty).isascii()
 
 
-JSON_PIPELINE = """
-[digest]
-state_dir = "state"
-output_dir = "out"
-secret_key = "s"
-
-[selection]
-rankers = { recency = 1.0 }
-
-[sources.main]
-component = "jsonl"
-file = "papers.jsonl"
-
-[rankers.recency]
-component = "recency"
-
-[renderers.email]
-component = "email"
-
-[renderers.feed]
-component = "feed"
-
-[deliverers.files]
-component = "files"
-
-[subscribers.victim]
-email = "victim@example.org"
-"""
-
-
 def test_files_deliverer_writes_feed_json_next_to_the_xml_feeds(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text(JSON_PIPELINE)
+    (tmp_path / "config.toml").write_text(ONE_SUBSCRIBER)
     write_papers(tmp_path / "papers.jsonl", [make_real_paper("2411.00666", title=HOSTILE_TITLE)])
     report = build_pipeline(tmp_path / "config.toml").run()
     assert report.delivered == 1 and not report.problems, report
