@@ -413,7 +413,7 @@ def make_cli() -> click.Group:
         from dataclasses import replace
 
         from digest.library import merge_liked, read_library
-        from digest.store import utcnow
+        from digest.store import LIBRARY_SOURCE, utcnow
 
         ctx = _Context(config, strict)
         if name in ctx.loaded.settings.subscribers:
@@ -426,7 +426,7 @@ def make_cli() -> click.Group:
             raise DigestError(f"no subscriber named {name!r}")
         found = read_library(library, fmt)
         now = utcnow()
-        ctx.store.upsert_papers(found.papers, source="library", now=now)
+        ctx.store.upsert_papers(found.papers, source=LIBRARY_SOURCE, now=now)
         sub = stored.subscriber
         liked = merge_liked(sub.profile.liked, found.papers)
         updated = replace(sub, profile=replace(sub.profile, liked=liked))

@@ -333,12 +333,13 @@ class Pipeline:
         )
         # Papers subscribers refer to (liked, disliked) are loaded once for every ranker.
         refs = {
-            ref
+            text: ref
             for s in stored
             for text in (*s.subscriber.profile.liked, *s.subscriber.profile.disliked)
             if (ref := canonical_ref(text))
         }
-        batch = Batch(papers, now=now, seqs=seqs, references=self.store.papers_by_id(refs))
+        references = self.store.papers_by_id(set(refs.values()))
+        batch = Batch(papers, now=now, seqs=seqs, references=references)
         t = self._tick("load", t)
         selector = Selector(
             self.c.filters,
@@ -363,6 +364,7 @@ class Pipeline:
             batch=batch,
             selector=selector,
             taken=taken,
+            refs=refs,
             now=now,
             dry_run=options.dry_run,
         )
@@ -413,6 +415,13 @@ class Pipeline:
             candidates = batch.seqs > s.watermark
             for seq in ctx.taken.get(s.id, ()):
                 candidates &= batch.seqs != seq
+            # A paper the subscriber liked or disliked is known to them: never a pick.
+            profile = s.subscriber.profile
+            for text in (*profile.liked, *profile.disliked):
+                ref = ctx.refs.get(text)
+                position = batch.position(ref) if ref is not None else None
+                if position is not None:
+                    candidates[position] = False
             outcome = selector.select(
                 s.subscriber.profile, s.subscriber.max_items, batch, candidates
             )
@@ -882,6 +891,8 @@ class _ChunkContext:
     batch: Batch
     selector: Selector
     taken: Mapping[int, set[int]]
+    #: liked/disliked ids as subscribers wrote them → canonical id
+    refs: Mapping[str, str]
     now: dt.datetime
     dry_run: bool
 

@@ -22,6 +22,10 @@ from digest.models import Author, Paper, PaperId, Profile, Subscriber
 
 metadata = sa.MetaData()
 
+#: the source under which papers from a subscriber's library (``digest subscribers like``) are
+#: stored: references for the rankers, never candidates for a digest
+LIBRARY_SOURCE = "library"
+
 papers = sa.Table(
     "papers",
     metadata,
@@ -446,11 +450,17 @@ class Store:
     def papers_since(
         self, *, after_seq: int, first_seen_after: dt.datetime
     ) -> tuple[list[int], list[Paper]]:
-        """Papers with ``seq > after_seq`` first seen after the time, in ``seq`` order."""
+        """Papers with ``seq > after_seq`` first seen after the time, in ``seq`` order: the
+        candidates of a run. Papers only stored as references (:data:`LIBRARY_SOURCE`) are not
+        new papers and are left out, until a source collects them too."""
+        collected = sa.exists().where(
+            paper_sources.c.paper_seq == papers.c.seq, paper_sources.c.source != LIBRARY_SOURCE
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(papers.c.seq, papers.c.data)
                 .where(papers.c.seq > after_seq, papers.c.first_seen > first_seen_after)
+                .where(collected)
                 .order_by(papers.c.seq)
             ).all()
         return [r.seq for r in rows], [paper_from_json(r.data) for r in rows]

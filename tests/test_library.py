@@ -105,3 +105,50 @@ def test_a_config_subscriber_or_a_bad_file_is_one_line(
     garbage.write_text("hello")
     result = cli("subscribers", "like", "--config", config, "ada", str(garbage))
     assert result.exit_code == 1 and result.err.count("\n") == 1
+
+
+GRASPING = r"""
+@article{lovelace2024,
+  title = {Learning Dexterous Robot Grasping and Manipulation Policies},
+  author = {Lovelace, Ada},
+  eprint = {2406.01234v2}, archivePrefix = {arXiv},
+  abstract = {A robot arm with a dexterous hand learns grasping and manipulation policies from
+    demonstrations; the policy transfers from simulation to the real robot and grasps
+    unseen objects.}
+}
+"""
+
+
+def test_a_digest_says_which_liked_paper_each_pick_is_close_to(
+    cli: Callable[..., CliResult], write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Import a library, run: the email's text part and the feed name the liked paper a pick
+    is close to, with its similarity (and its id, for feed readers that link it)."""
+    config = write_config('\n[rankers.tfidf]\ncomponent = "tfidf"\n')
+    config.write_text(
+        config.read_text().replace(
+            "rankers = { keywords = 1.0, recency = 0.2 }",
+            "rankers = { keywords = 1.0, tfidf = 1.0, recency = 0.2 }",
+        )
+    )
+    people = tmp_path / "people.jsonl"
+    people.write_text(json.dumps({"name": "hopper", "email": "h@example.org"}) + "\n")
+    assert cli("subscribers", "import", "--config", str(config), str(people)).exit_code == 0
+    library = tmp_path / "grasping.bib"
+    library.write_text(GRASPING)
+    liked = cli("subscribers", "like", "--config", str(config), "hopper", str(library))
+    assert liked.exit_code == 0, liked.err
+
+    result = cli("run", "--config", str(config))
+    assert result.exit_code == 0, result.err
+    title = "Learning Dexterous Robot Grasping and Manipulation Policies"
+    (text,) = (tmp_path / "out" / "hopper").glob("*/digest.txt")
+    # the library's papers are references, not news: neither hopper nor anyone gets them
+    assert "arxiv.org/abs/2406.01234" not in text.read_text()
+    for other in (tmp_path / "out").glob("*/*/digest.txt"):
+        assert "abs/2406.01234" not in other.read_text()
+    reasons = [line for line in text.read_text().splitlines() if title in line]
+    assert reasons, text.read_text()[:2000]
+    assert all("close to a paper you liked: " + title + " (similarity 0." in r for r in reasons)
+    feed = (tmp_path / "out" / "hopper" / "feed.xml").read_text()
+    assert 'ref="arxiv:2406.01234"' in feed

@@ -135,6 +135,22 @@ def test_a_second_run_delivers_nothing_and_new_papers_only_once(setup, tmp_path:
     assert len(newest) == 1 and "number 1" not in newest[0] and "number 5" in newest[0]
 
 
+def test_a_paper_the_subscriber_liked_or_disliked_is_never_a_pick(setup, tmp_path: Path) -> None:
+    setup()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text().replace(
+            'keywords = ["robot"]',
+            'keywords = ["robot"]\nliked = ["2411.00001v2"]\ndisliked = ["arXiv:2411.00003"]',
+        )
+    )
+    report = build_pipeline(config).run()
+    assert report.delivered == 3, report
+    (ada,) = _txt(tmp_path / "out", "ada")
+    assert "robot paper number 2" in ada
+    assert "number 1" not in ada and "number 3" not in ada
+
+
 def test_a_new_version_or_a_second_source_is_the_same_paper(setup, tmp_path: Path) -> None:
     pipeline = setup()
     pipeline.run()

@@ -71,6 +71,24 @@ def test_papers_since_follows_first_seen_order(store: Store) -> None:
     assert [str(p.id) for p in papers] == ["arxiv:2406.00009"]
 
 
+def test_library_papers_are_references_until_a_source_collects_them(store: Store) -> None:
+    """Papers from a subscriber's library are stored for the rankers but are not news."""
+    from digest.store import LIBRARY_SOURCE
+
+    store.upsert_papers(
+        [make_paper("2301.00001"), make_paper("2406.00001")], source=LIBRARY_SOURCE, now=NOW
+    )
+    store.upsert_papers([make_paper("2406.00002")], source="arxiv", now=NOW)
+    since = NOW - dt.timedelta(days=1)
+    _, papers = store.papers_since(after_seq=0, first_seen_after=since)
+    assert [str(p.id) for p in papers] == ["arxiv:2406.00002"]
+    assert set(store.papers_by_id(["arxiv:2301.00001"])) == {"arxiv:2301.00001"}
+    # announced after all: now it is a candidate like any other
+    store.upsert_papers([make_paper("2406.00001")], source="arxiv", now=NOW)
+    _, papers = store.papers_since(after_seq=0, first_seen_after=since)
+    assert [str(p.id) for p in papers] == ["arxiv:2406.00001", "arxiv:2406.00002"]
+
+
 def test_subscribers_round_trip_and_unsubscribe_sticks(store: Store) -> None:
     sub = Subscriber(
         name="ada",
