@@ -159,6 +159,11 @@ class Ranker(Component):
     """Scores candidates for a subscriber in [0, 1]; the core combines rankers by weight."""
 
     kind = "ranker"
+    #: Whether scores depend on the subscriber. ``False`` for rankers that score every
+    #: subscriber alike (``recency``, ``popularity``): they order what is relevant but never
+    #: make a paper relevant, so a paper one of them alone scores is not picked when the
+    #: personal rankers find anything for the subscriber.
+    personal: ClassVar[bool] = True
 
     def prepare(self, batch: Batch) -> None:
         """Per-paper work, once per run, shared by every subscriber."""

@@ -172,6 +172,11 @@ class SelectionSettings(_Strict):
     diversity: float = Field(
         0.3, ge=0, le=0.9, description="trade score for variety among the picks (MMR); 0 = off"
     )
+    relevant_only: bool = Field(
+        True,
+        description="pick only papers a personal ranker (keywords, tfidf, ...) scores above 0 "
+        "when there are any; false: fill the digest up with the newest / most popular papers",
+    )
 
     @field_validator("rankers")
     @classmethod

@@ -347,6 +347,7 @@ class Pipeline:
             self.c.weights,
             on_error=lambda where, error: self._problem(tally, where, error),
             diversity=self.settings.selection.diversity,
+            relevant_only=self.settings.selection.relevant_only,
         )
         selector.prepare(batch)
         self._prepare_renderers(batch, tally)

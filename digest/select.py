@@ -37,6 +37,17 @@ def _dense(vectors: Any) -> np.ndarray:
     return unit
 
 
+def _states_interests(profile: Profile) -> bool:
+    """Whether the profile says what the subscriber wants (not only what they do not)."""
+    return bool(
+        profile.interests.strip()
+        or profile.keywords
+        or profile.categories
+        or profile.authors
+        or profile.liked
+    )
+
+
 def author_key(name: str) -> str:
     """How author names are compared for muting: case and spacing do not matter."""
     return " ".join(name.casefold().split())
@@ -83,8 +94,10 @@ class Selector:
         on_error: OnError,
         *,
         diversity: float = 0.0,
+        relevant_only: bool = True,
     ) -> None:
         self.diversity = diversity
+        self.relevant_only = relevant_only
         self.filters = dict(filters)
         self.rankers = {n: r for n, r in rankers.items() if weights.get(n, 0) > 0}
         total = sum(weights[n] for n in self.rankers) or 1.0
@@ -126,6 +139,7 @@ class Selector:
         if not mask.any():
             return Outcome(skipped="no new papers match the subscriber's interests")
         total = batch.zeros()
+        relevance: np.ndarray | None = None
         parts: dict[str, np.ndarray] = {}
         for name, ranker in self.rankers.items():
             try:
@@ -135,6 +149,15 @@ class Selector:
                 continue
             parts[name] = scores
             total += self.weights[name] * scores
+            if ranker.personal and self.relevant_only:
+                relevance = scores.copy() if relevance is None else relevance + scores
+        # Recency or popularity alone never makes a paper relevant: for a subscriber who said
+        # what they want, only papers their own rankers score are picked (ten merely new
+        # papers are spam). A subscriber who said nothing gets the general order.
+        if relevance is not None and _states_interests(profile):
+            mask &= relevance > 0
+            if not mask.any():
+                return Outcome(skipped="nothing relevant among the new papers")
         positions = np.flatnonzero(mask)
         k = min(max_items, len(positions))
         pool = min(len(positions), 2 * k) if self.diversity > 0 else k
@@ -197,16 +220,19 @@ class Selector:
     def _reasons(
         self, profile: Profile, batch: Batch, position: int, parts: Mapping[str, np.ndarray]
     ) -> tuple[Reason, ...]:
-        weighted: list[tuple[float, Reason]] = []
+        # The subscriber's own reasons first, the largest contribution first; what holds for
+        # every subscriber ("announced today") last.
+        weighted: list[tuple[bool, float, Reason]] = []
         for name, scores in parts.items():
             contribution = self.weights[name] * float(scores[position])
             if contribution <= 0:
                 continue
+            ranker = self.rankers[name]
             try:
-                reasons = self.rankers[name].explain(profile, batch, position)
+                reasons = ranker.explain(profile, batch, position)
             except Exception as error:
                 self.on_error(f"rankers.{name}", error)
                 continue
-            weighted.extend((contribution, r) for r in reasons)
-        weighted.sort(key=lambda pair: -pair[0])
-        return tuple(r for _, r in weighted)
+            weighted.extend((not ranker.personal, -contribution, r) for r in reasons)
+        weighted.sort(key=lambda item: item[:2])
+        return tuple(r for *_, r in weighted)

@@ -39,3 +39,44 @@ def test_without_diversity_the_top_scores_win(tmp_path) -> None:
 def test_diversity_replaces_near_duplicates(tmp_path) -> None:
     # The distinct paper 3 (0.7) beats the near-duplicates of paper 0 (0.89, 0.88).
     assert pick(0.4, tmp_path) == [0, 3, 1]
+
+
+def _keywords_and_recency(tmp_path, *, relevant_only: bool = True) -> tuple[Selector, Batch]:
+    from digest_keywords import KeywordRanker
+    from digest_recency import RecencyRanker
+
+    runtime = make_runtime(tmp_path)
+    rankers: dict[str, Ranker] = {
+        "keywords": KeywordRanker(KeywordRanker.Config(), instance="keywords", runtime=runtime),
+        "recency": RecencyRanker(RecencyRanker.Config(), instance="recency", runtime=runtime),
+    }
+    titles = ["Robot grasping", "Protein folding", "Legged robot walking", "Compilers", "Rust"]
+    batch = Batch([make_paper(f"2406.0000{i}", title=t) for i, t in enumerate(titles)], now=NOW)
+    weights = {"keywords": 0.2, "recency": 1.0}  # recency contributes more: reasons order
+    selector = Selector({}, rankers, weights, on_error=print, relevant_only=relevant_only)
+    selector.prepare(batch)
+    return selector, batch
+
+
+def test_recency_alone_never_makes_a_paper_a_pick(tmp_path) -> None:
+    """Two papers match the subscriber's keyword: the digest has two papers, not five of
+    which three are merely new."""
+    selector, batch = _keywords_and_recency(tmp_path)
+    outcome = selector.select(Profile(keywords=("robot",)), 5, batch, batch.ones())
+    assert sorted(p.position for p in outcome.picks) == [0, 2]
+    for picked in outcome.picks:  # the subscriber's own reason first, "announced …" after
+        assert picked.reasons[0].text.startswith("matches")
+        assert picked.reasons[-1].text.startswith("announced"), picked.reasons
+
+
+def test_without_relevant_only_or_any_stated_interest_the_digest_is_filled(tmp_path) -> None:
+    selector, batch = _keywords_and_recency(tmp_path, relevant_only=False)
+    outcome = selector.select(Profile(keywords=("robot",)), 5, batch, batch.ones())
+    assert len(outcome.picks) == 5
+    assert [p.position for p in outcome.picks][:2] in ([0, 2], [2, 0])
+    # nothing in the profile the personal rankers can use: the general order, not nothing
+    selector, batch = _keywords_and_recency(tmp_path)
+    assert len(selector.select(Profile(), 5, batch, batch.ones()).picks) == 5
+    # the keyword matches nothing today: nothing is sent, and the run report says why
+    outcome = selector.select(Profile(keywords=("galaxy",)), 5, batch, batch.ones())
+    assert not outcome.picks and outcome.skipped == "nothing relevant among the new papers"

@@ -26,6 +26,7 @@ class PopularityRanker(Ranker):
     """Ranks papers the community upvoted on Hugging Face (and starred on GitHub) higher."""
 
     name = "popularity"
+    personal = False  # the same for every subscriber
     description = "Hugging Face upvotes and GitHub stars, normalised per batch"
 
     class Config(ComponentConfig):

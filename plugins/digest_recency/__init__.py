@@ -55,6 +55,7 @@ class RecencyRanker(Ranker):
     """
 
     name = "recency"
+    personal = False  # the same for every subscriber
     description = "prefer newer papers (exponential decay with a configurable half-life)"
 
     class Config(ComponentConfig):
