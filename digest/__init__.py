@@ -33,13 +33,11 @@ from digest.identity import (
     parse_arxiv,
 )
 from digest.rendering import compile_html_fragment, compile_mjml_template, template_text
-from digest.scheduler import ARXIV_HOLIDAYS, arxiv_feed_date, arxiv_feed_has_papers
 from digest.text import one_line, readable, safe_url, strip_invalid, truncate
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ARXIV_HOLIDAYS",
     "Batch",
     "CollectContext",
     "Component",
@@ -63,8 +61,6 @@ __all__ = [
     "SourceError",
     "SourceHTTP",
     "__version__",
-    "arxiv_feed_date",
-    "arxiv_feed_has_papers",
     "canonical_id",
     "canonical_ref",
     "compile_html_fragment",

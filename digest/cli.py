@@ -220,7 +220,7 @@ def make_cli() -> click.Group:
             click.echo(
                 "Warning: [digest] secret_key is the default; links can be forged.", err=True
             )
-        # Scheduled runs log one summary line each (digest.jobs) next to uvicorn's own lines.
+        # Scheduled runs log one summary line each (digest.scheduler) next to uvicorn's own lines.
         log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
         verbose = click.get_current_context().find_root().params.get("verbose") or 0
         log_config["loggers"]["digest"] = {

@@ -56,7 +56,7 @@ def _check_timezone(value: str) -> str:
 
 
 def _check_cron(value: str) -> str:
-    from digest.scheduler import cron_trigger
+    from digest.cron import cron_trigger
 
     try:
         cron_trigger(value, "UTC")

@@ -25,6 +25,7 @@ import numpy as np
 from digest.batch import Batch
 from digest.components import CollectContext, Deliverer, Runtime, Source
 from digest.config import LoadedConfig
+from digest.cron import next_fire
 from digest.errors import DigestError, PluginError
 from digest.fetch import Fetcher, SourceHTTP
 from digest.identity import canonical_ref
@@ -46,7 +47,6 @@ from digest.models import (
     Subscriber,
 )
 from digest.plugins import PluginFailure, PluginHost
-from digest.scheduler import next_fire
 from digest.select import Selector
 from digest.store import Store, StoredSubscriber, utcnow
 from digest.tokens import Tokens
@@ -423,11 +423,11 @@ class Pipeline:
                 position = batch.position(ref) if ref is not None else None
                 if position is not None:
                     candidates[position] = False
-            outcome = selector.select(
+            choice = selector.select(
                 s.subscriber.profile, s.subscriber.max_items, batch, candidates
             )
-            if outcome.skipped:
-                result.skipped[s.subscriber.name] = outcome.skipped
+            if choice.skipped:
+                result.skipped[s.subscriber.name] = choice.skipped
                 continue
             picked.append(
                 (
@@ -436,7 +436,7 @@ class Pipeline:
                         StoredItem(
                             paper_seq=int(batch.seqs[p.position]), score=p.score, reasons=p.reasons
                         )
-                        for p in outcome.picks
+                        for p in choice.picks
                     ],
                 )
             )

@@ -76,8 +76,8 @@ class Pick:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    """Picks, or why there are none."""
+class Choice:
+    """A subscriber's picks, or why there are none."""
 
     picks: tuple[Pick, ...] = ()
     skipped: str | None = None
@@ -122,9 +122,9 @@ class Selector:
                     # A filter that cannot prepare keeps failing per subscriber, which skips
                     # them (safer than sending what an exclusion filter would have dropped).
 
-    def select(self, profile: Profile, max_items: int, batch: Batch, candidates: Mask) -> Outcome:
+    def select(self, profile: Profile, max_items: int, batch: Batch, candidates: Mask) -> Choice:
         if not candidates.any():
-            return Outcome(skipped="no new papers")
+            return Choice(skipped="no new papers")
         mask = candidates.copy()
         if profile.muted_authors:
             mask &= ~_by_authors(batch, profile.muted_authors)
@@ -133,11 +133,11 @@ class Selector:
                 keep = component.keep(profile, batch)
             except Exception as error:
                 self.on_error(f"filters.{name}", error)
-                return Outcome(skipped=f"filter {name!r} failed")
+                return Choice(skipped=f"filter {name!r} failed")
             if keep is not None:
                 mask &= keep
         if not mask.any():
-            return Outcome(skipped="no new papers match the subscriber's interests")
+            return Choice(skipped="no new papers match the subscriber's interests")
         total = batch.zeros()
         relevance: np.ndarray | None = None
         parts: dict[str, np.ndarray] = {}
@@ -157,7 +157,7 @@ class Selector:
         if relevance is not None and _states_interests(profile):
             mask &= relevance > 0
             if not mask.any():
-                return Outcome(skipped="nothing relevant among the new papers")
+                return Choice(skipped="nothing relevant among the new papers")
         positions = np.flatnonzero(mask)
         k = min(max_items, len(positions))
         pool = min(len(positions), 2 * k) if self.diversity > 0 else k
@@ -179,7 +179,7 @@ class Selector:
                     reasons=self._reasons(profile, batch, position, parts),
                 )
             )
-        return Outcome(picks=tuple(picks))
+        return Choice(picks=tuple(picks))
 
     def _diverse(
         self, batch: Batch, positions: np.ndarray, values: np.ndarray, order: np.ndarray, k: int

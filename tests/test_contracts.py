@@ -35,7 +35,7 @@ def test_sources(name: str, tmp_path: Path) -> None:
 
 
 def test_every_source_is_contract_tested_somewhere() -> None:
-    tested_elsewhere = {"arxiv", "huggingface", "feed"}
+    tested_elsewhere = {"arxiv", "huggingface", "rss"}
     assert set(HOST.components("sources")) <= set(OFFLINE_SOURCES) | tested_elsewhere
 
 

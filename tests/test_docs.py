@@ -59,8 +59,8 @@ def test_config_example_documents_every_key() -> None:
                 "digest_feed",
                 "digest_files",
                 "digest_smtp",
-                "digest_hf",
-                "digest_feeds",
+                "digest_huggingface",
+                "digest_rss",
                 "digest_arxiv",
             }:
                 continue

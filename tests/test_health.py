@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CliResult
-from digest.scheduler import arxiv_feed_has_papers
 from digest.testing import make_paper
+from digest_arxiv.calendar import arxiv_feed_has_papers
 from helpers import build_pipeline, write_papers
 
 
@@ -130,7 +130,7 @@ def test_digest_sources_shows_health(
     ],
 )
 def test_cron_weekdays_mean_what_crontab_means(schedule: str, after: str, fires: str) -> None:
-    from digest.scheduler import next_fire
+    from digest.cron import next_fire
 
     fire = next_fire(schedule, "America/New_York", after=at(after))
     assert fire is not None and fire.astimezone(dt.UTC) == at(fires)

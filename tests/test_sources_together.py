@@ -42,7 +42,7 @@ component = "huggingface"
 url = "{base}/api/daily_papers"
 
 [sources.journal]
-component = "feed"
+component = "rss"
 url = "{base}/journal.atom"
 
 [selection]

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+import digest_svm
 import digest_tfidf
 from digest import Batch, Ranker
 from digest.models import Paper, Profile
 from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
-from digest_tfidf import SvmRanker, TfidfRanker, canonical, singular
+from digest_svm import SvmRanker
+from digest_tfidf import TfidfRanker, canonical, singular
 
 ROBOTICS = [
     (
@@ -111,7 +113,8 @@ def _svm(tmp_path: Path, **options: object) -> SvmRanker:
 
 
 def test_registered() -> None:
-    assert digest_tfidf.register_rankers() == [TfidfRanker, SvmRanker]
+    assert digest_tfidf.register_rankers() == [TfidfRanker]
+    assert digest_svm.register_rankers() == [SvmRanker]
 
 
 def test_contract_default_batch(ranker: Ranker) -> None:

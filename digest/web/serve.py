@@ -14,8 +14,8 @@ from digest.web.service import WebService
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from digest.jobs import EditionScheduler
     from digest.pipeline import Pipeline
+    from digest.scheduler import EditionScheduler
 
 log = logging.getLogger("digest.serve")
 
@@ -43,7 +43,7 @@ class SchedulerLifecycle(Lifecycle):
 
     def start(self) -> None:
         self.pipeline.sync_config_subscribers(utcnow())
-        self.sync()  # digest.jobs logs what changed
+        self.sync()  # digest.scheduler logs what changed
         self.scheduler.start()
         self._resync = threading.Thread(target=self._keep_in_sync, name="digest-resync")
         self._resync.daemon = True
@@ -84,7 +84,7 @@ def build_app(
     pipeline.sync_config_subscribers(utcnow())
     lifecycle: SchedulerLifecycle | None = None
     if scheduler:
-        from digest.jobs import EditionScheduler
+        from digest.scheduler import EditionScheduler
 
         lifecycle = SchedulerLifecycle(
             EditionScheduler(database_url=database_url, config_path=config_path),

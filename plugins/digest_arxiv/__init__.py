@@ -38,12 +38,12 @@ from digest import (
     Source,
     SourceError,
     SourceHTTP,
-    arxiv_feed_has_papers,
     hookimpl,
     parse_arxiv,
 )
 from digest.models import Paper, PaperId
 from digest_arxiv.api import ApiPage, api_error_message, parse_api_page
+from digest_arxiv.calendar import arxiv_feed_has_papers
 from digest_arxiv.common import Skipped
 from digest_arxiv.rss import ANNOUNCE_TYPES, AnnounceType, Listing, parse_listing
 

@@ -12,7 +12,7 @@ import pytest
 from digest import SourceError
 from digest.models import Paper
 from digest.testing import check_source, make_context, make_runtime
-from digest_hf import HuggingFaceSource, parse_daily_papers, register_sources
+from digest_huggingface import HuggingFaceSource, parse_daily_papers, register_sources
 from httpserver import FIXTURES, FixtureServer, Reply, needs_fixtures
 
 pytestmark = needs_fixtures

@@ -11,7 +11,7 @@ import pytest
 from digest import SourceError, canonical_id
 from digest.models import Paper
 from digest.testing import check_source, make_context, make_runtime
-from digest_feeds import FeedSource, html_to_text, parse_feed, register_sources, split_authors
+from digest_rss import RssSource, html_to_text, parse_feed, register_sources, split_authors
 from httpserver import FIXTURES, FixtureServer, Reply, needs_fixtures
 
 pytestmark = needs_fixtures
@@ -108,15 +108,15 @@ def item(title: str, n: int) -> str:
     return f"<item><title>{title}</title><link>https://example.org/{n}</link></item>"
 
 
-def source(tmp_path: Path, url: str, **config: object) -> FeedSource:
-    return FeedSource(
-        FeedSource.Config(url=url, **config),
+def source(tmp_path: Path, url: str, **config: object) -> RssSource:
+    return RssSource(
+        RssSource.Config(url=url, **config),
         instance="journal",
         runtime=make_runtime(tmp_path),
     )
 
 
-def collect(src: FeedSource, state: dict[str, str] | None = None) -> list[Paper]:
+def collect(src: RssSource, state: dict[str, str] | None = None) -> list[Paper]:
     return list(src.collect(make_context(now=NOW, state=state)))
 
 
@@ -127,8 +127,8 @@ def serve(server: FixtureServer, path: str, body: str | bytes, **headers: str) -
 
 
 def test_registers_the_source() -> None:
-    assert register_sources() == [FeedSource]
-    assert FeedSource.name == "feed"
+    assert register_sources() == [RssSource]
+    assert RssSource.name == "rss" and RssSource.aliases == ("feed",)
 
 
 # -- identity --------------------------------------------------------------------------------
@@ -369,7 +369,7 @@ def test_http_errors_name_the_url(fixture_server: FixtureServer, tmp_path: Path)
 )
 def test_bad_config_is_rejected_before_any_request(config: dict[str, object]) -> None:
     with pytest.raises(pydantic.ValidationError):
-        FeedSource.Config(**config)
+        RssSource.Config(**config)
 
 
 def test_keeps_the_source_contract(fixture_server: FixtureServer, tmp_path: Path) -> None:

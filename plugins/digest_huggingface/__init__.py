@@ -1,7 +1,7 @@
 """The ``huggingface`` source: Hugging Face daily papers, with upvotes and code links.
 
 Configure it with ``component = "huggingface"`` under ``[sources.<instance>]``; see
-:class:`~digest_hf.source.HuggingFaceSource` for the options.
+:class:`~digest_huggingface.source.HuggingFaceSource` for the options.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``feed`` source: papers from any RSS 2.0, RSS 1.0 (RDF) or Atom feed."""
+"""The ``rss`` source: papers from any RSS 2.0, RSS 1.0 (RDF) or Atom feed."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ACCEPT = (
 )
 
 
-class FeedSource(Source):
+class RssSource(Source):
     """Papers from any RSS 2.0, RSS 1.0 (RDF) or Atom feed: journals, preprint servers, labs.
 
     Each item becomes a paper identified by the arXiv id or DOI found in its guid, links,
@@ -29,7 +29,9 @@ class FeedSource(Source):
     is an empty result.
     """
 
-    name = "feed"
+    name = "rss"
+    #: the name before 0.1 (still accepted in configs, with a deprecation warning)
+    aliases = ("feed",)
     description = "papers from any RSS 2.0, RSS 1.0 (RDF) or Atom feed"
 
     class Config(ComponentConfig):

@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from digest.jobs import RUN_LISTENERS, EditionScheduler, SlotRun, slot_id
 from digest.models import Subscriber
+from digest.scheduler import RUN_LISTENERS, EditionScheduler, SlotRun, slot_id
 from digest.store import Store, deliveries, editions, subscribers
 from digest.testing import make_paper
 from helpers import TestPlugin, write_papers
@@ -352,7 +352,7 @@ def test_a_failing_run_is_logged_and_the_next_slot_still_runs(
     good = config.read_text()
     papers = Papers(tmp_path / "papers.jsonl")
     papers.add()
-    caplog.set_level(logging.INFO, logger="digest.jobs")
+    caplog.set_level(logging.INFO, logger="digest.scheduler")
     with time_machine.travel(at("2026-11-02T06:00"), tick=False) as clock:
         scheduler = schedulers(database_url, config)
         scheduler.sync(configured(config))
@@ -376,7 +376,7 @@ def test_a_failing_run_is_logged_and_the_next_slot_still_runs(
         "ada": [at("2026-11-03T07:00")],
         "grace": [at("2026-11-02T08:00")],
     }
-    summaries = [r.getMessage() for r in caplog.records if r.name == "digest.jobs"]
+    summaries = [r.getMessage() for r in caplog.records if r.name == "digest.scheduler"]
     delivered = [m.split(": ")[0] for m in summaries if ": delivered 1 in edition " in m]
     assert delivered == [slot_id("0 8 * * *", "UTC"), slot_id("0 7 * * *", "UTC")]
 
