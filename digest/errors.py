@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DigestError(Exception):
     """An expected failure. ``str(error)`` is the one line the operator sees."""
@@ -36,3 +38,24 @@ class SubscriberFileError(DigestError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+def describe(error: BaseException) -> str:
+    """``error`` as the one line an operator sees, naming its type unless it is our own.
+
+    Our errors (:class:`DigestError`) carry a message written for people; anything else is a
+    bug or a library's failure, so its type leads (``ValueError: …``). A message of several
+    lines (a :class:`ConfigError` with many problems) is joined with ``; ``.
+    """
+    text = "; ".join(line.strip() for line in str(error).strip().splitlines() if line.strip())
+    if isinstance(error, DigestError):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``" (did you mean 'half_life_days'?)"`` for the closest of ``known``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -26,7 +26,7 @@ from digest.batch import Batch
 from digest.components import CollectContext, Deliverer, Runtime, Source
 from digest.config import LoadedConfig
 from digest.cron import next_fire
-from digest.errors import DigestError, PluginError
+from digest.errors import DigestError, PluginError, describe
 from digest.fetch import Fetcher, SourceHTTP
 from digest.identity import canonical_ref
 from digest.ledger import Claim, Ledger, Pending, StoredItem
@@ -249,7 +249,7 @@ class Pipeline:
                 if wrong is not None:
                     raise TypeError(f"collect() yielded a {type(wrong).__name__}, not a Paper")
             except Exception as error:
-                message = _describe(error)
+                message = describe(error)
                 self._problem(tally, f"sources.{name}", error)
                 tally.sources.append(SourceReport(name=name, error=message))
                 self.store.record_source_run(name, now=now, collected=0, new=0, error=message)
@@ -709,7 +709,7 @@ class Pipeline:
                 )
                 outcome = Outcome(
                     status=DeliveryStatus.FAILED_PERMANENT,
-                    detail=f"{deliverer.instance}: {_describe(error)}",
+                    detail=f"{deliverer.instance}: {describe(error)}",
                 )
             yield parcel, outcome
 
@@ -773,7 +773,7 @@ class Pipeline:
                 result.problems.append(self._report(f"renderers.{name}", error))
                 return (
                     DeliveryStatus.FAILED_PERMANENT,
-                    f"renderer {name!r} failed: {_describe(error)}",
+                    f"renderer {name!r} failed: {describe(error)}",
                 )
         if not artifacts:
             return DeliveryStatus.FAILED_PERMANENT, f"no renderer produced channel {channel!r}"
@@ -799,13 +799,13 @@ class Pipeline:
         log.debug("%s failed", where, exc_info=error)
         self.host.notify_error(where, error)
         self._fail_if_strict(where, error)
-        return Problem(where=where, message=_describe(error))
+        return Problem(where=where, message=describe(error))
 
     def _fail_if_strict(self, where: str, error: BaseException) -> None:
         # Strict mode stops the run on plugin bugs; expected failures (a source's HTTP error,
         # a refused recipient: DigestError) are reported either way.
         if self.host.strict and not isinstance(error, DigestError):
-            raise PluginError(f"{where}: {_describe(error)}") from error
+            raise PluginError(f"{where}: {describe(error)}") from error
 
     def _message(self, selection: Selection, artifacts: Sequence[Artifact], mid: str) -> bytes:
         parts = {a.role: a.content for a in artifacts}
@@ -931,10 +931,3 @@ def _seqs_in(batch: Batch | None, seqs: set[int]) -> set[int]:
         return set()
     wanted = np.fromiter(seqs, dtype=np.int64, count=len(seqs))
     return {int(s) for s in wanted[np.isin(wanted, batch.seqs)]}
-
-
-def _describe(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    if isinstance(error, Exception) and type(error).__module__.startswith("digest"):
-        return lines[0] if lines else type(error).__name__
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

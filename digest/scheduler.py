@@ -88,11 +88,9 @@ def run_slot(config: str | None, schedule: str, timezone: str) -> None:
     try:
         report = _run(slot, config, schedule, timezone)
     except Exception as exc:
-        from digest.errors import DigestError
+        from digest.errors import DigestError, describe
 
-        error = str(exc).replace("\n", "; ") or type(exc).__name__
-        if not isinstance(exc, DigestError):
-            error = f"{type(exc).__name__}: {error}"
+        error = describe(exc)
         # An expected failure (config, store) is one line; anything else gets its traceback.
         log.error("%s: run failed: %s", slot, error, exc_info=not isinstance(exc, DigestError))
     else:

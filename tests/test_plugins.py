@@ -134,3 +134,154 @@ def test_disabled_plugins_are_not_loaded() -> None:
     host = PluginHost(disabled=["recency"])
     assert "recency" not in host.components("rankers")
     assert "keywords" in host.components("rankers")
+
+
+def _ordered(calls: list[str], label: str, **marks: bool) -> object:
+    class Plugin:
+        @hookimpl(**marks)
+        def before_run(self) -> None:
+            calls.append(label)
+
+    Plugin.__name__ = label  # make_host names plugins after their class
+    return Plugin()
+
+
+def test_hooks_run_in_pluggys_order_tryfirst_and_trylast_honoured() -> None:
+    calls: list[str] = []
+    host = make_host(
+        _ordered(calls, "plain"),
+        _ordered(calls, "last", trylast=True),
+        _ordered(calls, "first", tryfirst=True),
+        _ordered(calls, "plain, registered later"),
+        load_entrypoints=False,
+    )
+    host.call_each("before_run", edition=None, dry_run=False)
+    # pluggy: tryfirst, then plain ones newest first, then trylast
+    assert calls == ["first", "plain, registered later", "plain", "last"]
+
+
+def test_the_order_is_the_one_pluggy_itself_uses() -> None:
+    calls: list[str] = []
+    plugins = [
+        _ordered(calls, "a", trylast=True),
+        _ordered(calls, "b"),
+        _ordered(calls, "c", tryfirst=True),
+        _ordered(calls, "d"),
+    ]
+    host = make_host(*plugins, load_entrypoints=False)
+    host.pm.hook.before_run(edition=None, dry_run=False)
+    native, calls[:] = list(calls), []
+    host.call_each("before_run", edition=None, dry_run=False)
+    assert calls == native
+
+
+def test_a_failing_implementation_does_not_stop_the_next_in_order() -> None:
+    calls: list[str] = []
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def before_run(self) -> None:
+            raise RuntimeError("first one breaks")
+
+    host = make_host(_ordered(calls, "plain"), Broken(), load_entrypoints=False)
+    host.call_each("before_run", edition=None, dry_run=False)
+    assert calls == ["plain"]
+    assert any("first one breaks" in f.message for f in host.failures)
+
+
+class Wrapping:
+    @hookimpl(wrapper=True)
+    def before_run(self) -> object:
+        return (yield)
+
+    @hookimpl
+    def register_rankers(self) -> list[type[Ranker]]:
+        return [Shadow]
+
+
+class OldStyleWrapping:
+    @hookimpl(hookwrapper=True)
+    def after_run(self) -> object:
+        yield
+
+
+@pytest.mark.parametrize("plugin", [Wrapping(), OldStyleWrapping()], ids=["wrapper", "hookwrapper"])
+def test_hook_wrappers_are_refused_at_registration_with_a_clear_problem(plugin: object) -> None:
+    host = make_host(plugin, load_entrypoints=False)
+    name = type(plugin).__name__
+    failure = next(f for f in host.failures if f.plugin == name)
+    assert failure.hook in ("before_run", "after_run")
+    assert "wrapper" in failure.message and "not supported" in failure.message
+    assert not host.pm.has_plugin(name), "nothing of a refused plugin stays registered"
+    host.call_each("before_run", edition=None, dry_run=False)  # and nothing hangs or breaks
+    info = next(i for i in host.plugin_infos() if i.name == name)
+    assert "not supported" in (info.error or "")
+
+
+class ReturnsAClass:
+    @hookimpl
+    def register_rankers(self) -> object:
+        return Shadow  # a class, not a list of classes
+
+
+def test_a_registration_hook_returning_a_class_instead_of_a_list_is_reported() -> None:
+    host = make_host(ReturnsAClass())
+    assert "keywords" in host.components("rankers")
+    failure = next(f for f in host.failures if f.plugin == "ReturnsAClass")
+    assert failure.hook == "register_rankers" and "want a list of classes" in failure.message
+
+
+class Renamed(Ranker):
+    """A ranker that used to be called 'oldname'."""
+
+    name = "newname"
+    aliases = ("oldname", "recency")  # "recency" is another ranker's current name: it wins
+
+
+class RegistersRenamed:
+    @hookimpl
+    def register_rankers(self) -> list[type[Ranker]]:
+        return [Renamed]
+
+
+def test_old_component_names_resolve_to_the_component_and_say_so() -> None:
+    rankers = make_host(RegistersRenamed()).components("rankers")
+    assert rankers["newname"].cls is Renamed and rankers["newname"].alias_of is None
+    assert rankers["oldname"].cls is Renamed and rankers["oldname"].alias_of == "newname"
+    assert rankers["recency"].alias_of is None and rankers["recency"].cls is not Renamed
+
+
+def test_the_rss_source_is_still_reachable_as_feed() -> None:
+    sources = PluginHost().components("sources")
+    assert sources["feed"].cls is sources["rss"].cls and sources["feed"].alias_of == "rss"
+
+
+def test_digest_plugins_environment_variable_loads_only_the_named_plugins() -> None:
+    host = PluginHost.from_settings(environ={"DIGEST_PLUGINS": "recency, keywords"})
+    assert set(host.components("rankers")) == {"recency", "keywords"}
+    assert PluginHost.from_settings(environ={"DIGEST_PLUGINS": ""}).components("rankers") == {}
+    everything = PluginHost.from_settings(environ={})
+    assert "tfidf" in everything.components("rankers")
+
+
+def test_disabling_a_name_that_names_no_plugin_is_a_warning_with_a_suggestion() -> None:
+    host = PluginHost.from_settings(disabled=["recensy"], environ={})
+    assert any("no plugin is called 'recensy'" in w and "'recency'" in w for w in host.warnings)
+    assert "recency" in host.components("rankers")
+
+
+def test_disabling_the_old_name_of_a_renamed_plugin_disables_it_and_warns() -> None:
+    host = PluginHost.from_settings(disabled=["feeds"], environ={})
+    assert "rss" not in host.components("sources")
+    assert any("now called 'rss'" in w for w in host.warnings)
+    assert "feed" in host.components("renderers"), "disable = ['feeds'] is not the renderer"
+
+
+def test_plugins_list_their_components_and_whether_they_can_run() -> None:
+    infos = {i.name: i for i in PluginHost().plugin_infos()}
+    keywords = {(c.kind, c.name) for c in infos["keywords"].components}
+    assert keywords == {("filters", "keywords"), ("rankers", "keywords")}
+    rss = infos["rss"].components[0]
+    assert (rss.kind, rss.name, rss.aliases) == ("sources", "rss", ("feed",))
+    assert all(c.unavailable is None for c in infos["tfidf"].components)
+    assert infos["tfidf"].builtin
