@@ -13,9 +13,10 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from typing_extensions import TypeVar
 
 from digest.batch import Batch, Mask, Scores
 from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Selection
@@ -89,19 +90,57 @@ class FeatureStore(Protocol):
     def save_features(self, namespace: str, items: Mapping[str, bytes]) -> None: ...
 
 
-class Component:
-    """Common base: a registered name, a typed config, a logger named after the instance."""
+#: the type of a component's validated config (``self.config``)
+C = TypeVar("C", bound=ComponentConfig, default=ComponentConfig, covariant=True)
+
+
+class Component(Generic[C]):
+    """Common base: a registered name, a typed config, a logger named after the instance.
+
+    The config model is the class's type argument, as in ``class MyRanker(Ranker[MyConfig])``:
+    ``self.config`` is then a ``MyConfig`` for type checkers, and ``MyRanker.Config`` is set to
+    ``MyConfig`` for the core, which validates the ``[rankers.<instance>]`` table with it. (A
+    nested ``class Config(ComponentConfig)`` works too; it wins over the type argument.)
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: earlier names of the component that configs may still use (with a deprecation warning)
+    aliases: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
     kind: ClassVar[str] = "component"
+    config: C
 
-    def __init__(self, config: ComponentConfig, *, instance: str, runtime: Runtime) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Config" not in cls.__dict__:
+            found = _config_argument(cls)
+            if found is not None:
+                cls.Config = found
+
+    def __init__(self, config: C, *, instance: str, runtime: Runtime) -> None:
         self.config = config
         self.instance = instance
         self.runtime = runtime
         self.log = logging.getLogger(f"digest.{self.kind}.{instance}")
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this component cannot run here (an optional dependency is missing), else
+        ``None``. Checked by ``digest check`` and before a run starts; keep it cheap (e.g.
+        ``importlib.util.find_spec``), and say how to fix it."""
+        return None
+
+
+def _config_argument(cls: type) -> type[ComponentConfig] | None:
+    """The ``ComponentConfig`` a class passes to a generic component base, if any."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        origin = get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, Component):
+            for argument in get_args(base):
+                if isinstance(argument, type) and issubclass(argument, ComponentConfig):
+                    return argument
+    return None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -124,7 +163,7 @@ class CollectContext:
         self.pending_state[key] = value
 
 
-class Source(Component):
+class Source(Component[C]):
     """Produces papers. Raise :class:`digest.SourceError` with a one-line message on failure."""
 
     kind = "source"
@@ -142,7 +181,7 @@ class Source(Component):
         return None
 
 
-class Filter(Component):
+class Filter(Component[C]):
     """Keeps or drops candidates for a subscriber; all filters must keep a paper (AND)."""
 
     kind = "filter"
@@ -155,7 +194,7 @@ class Filter(Component):
         raise NotImplementedError
 
 
-class Ranker(Component):
+class Ranker(Component[C]):
     """Scores candidates for a subscriber in [0, 1]; the core combines rankers by weight."""
 
     kind = "ranker"
@@ -182,7 +221,7 @@ class Ranker(Component):
         return None
 
 
-class Renderer(Component):
+class Renderer(Component[C]):
     """Turns a selection into artifacts for one channel (``email``, ``feed``, …)."""
 
     kind = "renderer"
@@ -203,10 +242,15 @@ class DelivererConfig(ComponentConfig):
     )
 
 
-class Deliverer(Component):
+#: the config type of a deliverer: always a :class:`DelivererConfig` (``channels``)
+D = TypeVar("D", bound=DelivererConfig, default=DelivererConfig, covariant=True)
+
+
+class Deliverer(Component[D]):
     """Delivers parcels on the channels it serves. Must be idempotent per parcel."""
 
     kind = "deliverer"
+    Config: ClassVar[type[ComponentConfig]] = DelivererConfig
     channels: ClassVar[tuple[str, ...]] = ()
     #: True when delivering the same parcel twice has no visible effect (files). The core then
     #: records outcomes in batches; otherwise it records each one as soon as it is known, so
