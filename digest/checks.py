@@ -79,6 +79,23 @@ def mask(value: object, n: int) -> Mask | None:
     return array
 
 
+def vectors(value: Any, n: int) -> Any:
+    """A ranker's ``vectors()``: ``None``, or a 2-D array / SciPy sparse matrix of ``n`` rows
+    of finite numbers."""
+    if value is None:
+        return None
+    shape = getattr(value, "shape", None)
+    if shape is None or not hasattr(value, "tocsr"):
+        value = np.asarray(value)
+        shape = value.shape
+    if len(shape) != 2 or shape[0] != n:
+        raise ContractError(f"returned vectors of shape {tuple(shape)}, want ({n}, d)")
+    data = value.data if hasattr(value, "tocsr") else value
+    if not np.issubdtype(np.asarray(data).dtype, np.number) or not np.isfinite(data).all():
+        raise ContractError("returned vectors that are not all finite numbers")
+    return value
+
+
 def reasons(value: object) -> tuple[Reason, ...]:
     """A ranker's ``explain()``: Reasons with one-line texts."""
     found = _records(value, Reason, "explain() result")
@@ -124,5 +141,6 @@ def _records(value: object, cls: type[Any], what: str) -> tuple[Any, ...]:
     items = tuple(value)
     wrong = next((item for item in items if not isinstance(item, cls)), None)
     if wrong is not None:
-        raise ContractError(f"returned {_kind(wrong)} in its {what}, not a {cls.__name__}")
+        article = "an" if cls.__name__[0] in "AEIOU" else "a"
+        raise ContractError(f"returned {_kind(wrong)} in its {what}, not {article} {cls.__name__}")
     return items

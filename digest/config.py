@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from pydantic import (
     field_validator,
 )
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, did_you_mean
 
 DEFAULT_CONFIG_NAME = "default_config.toml"
 SUBSCRIBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
@@ -288,15 +289,39 @@ def format_location(source: str, loc: tuple[int | str, ...]) -> str:
     return f"{source}: {where} {'.'.join(key)}".rstrip() if key else f"{source}: {where}"
 
 
+def known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys allowed next to ``loc[-1]`` in ``model`` (``("digest", "stat_dir")`` → the
+    fields of ``[digest]``), following nested models and tables of them; ``[]`` if unknown."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            current = info.annotation if info is not None else None
+        elif typing.get_origin(current) is dict:  # a table of tables: skip the instance name
+            current = typing.get_args(current)[1]
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
 def validation_problems(
-    source: str, error: ValidationError, prefix: tuple[str, ...] = ()
+    source: str,
+    error: ValidationError,
+    prefix: tuple[str, ...] = (),
+    *,
+    model: type[BaseModel] | None = None,
 ) -> list[str]:
+    """One line per error, naming file, table and key; an unknown key gets the nearest known
+    one of ``model`` (what was validated) as a suggestion."""
     problems = []
     for item in error.errors():
         loc = prefix + tuple(str(p) for p in item["loc"])
         message = item["msg"]
         if item["type"] == "extra_forbidden":
-            message = "unknown key"
+            keys = known_keys(model, item["loc"]) if model is not None else []
+            message = "unknown key" + did_you_mean(str(item["loc"][-1]), keys)
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         problems.append(f"{format_location(source, loc)}: {message}")
@@ -318,7 +343,7 @@ def parse_settings(
     try:
         return Settings.model_validate(data), []
     except ValidationError as error:
-        problems = validation_problems(source, error)
+        problems = validation_problems(source, error, model=Settings)
         if not lenient:
             raise ConfigError(problems) from None
         pruned: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}

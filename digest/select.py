@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from digest import checks
 from digest.batch import Batch, Mask
+from digest.checks import ContractError
 from digest.components import Filter, Ranker
 from digest.models import Profile, Reason
 
@@ -103,6 +105,8 @@ class Selector:
         total = sum(weights[n] for n in self.rankers) or 1.0
         self.weights = {n: weights[n] / total for n in self.rankers}
         self.on_error = on_error
+        #: filters that returned something unusable: not asked again this run
+        self.broken_filters: set[str] = set()
 
     def prepare(self, batch: Batch) -> None:
         """Per-paper work of every filter and ranker; a failing one is dropped for the run."""
@@ -122,6 +126,13 @@ class Selector:
                     # A filter that cannot prepare keeps failing per subscriber, which skips
                     # them (safer than sending what an exclusion filter would have dropped).
 
+    def _drop_ranker(self, name: str, error: ContractError) -> None:
+        """A ranker that returned something unusable is reported once and not asked again
+        this run (its weight is not given to the others: their scale stays as configured)."""
+        self.on_error(f"rankers.{name}", error)
+        self.rankers.pop(name, None)
+        self.weights.pop(name, None)
+
     def select(self, profile: Profile, max_items: int, batch: Batch, candidates: Mask) -> Choice:
         if not candidates.any():
             return Choice(skipped="no new papers")
@@ -129,8 +140,16 @@ class Selector:
         if profile.muted_authors:
             mask &= ~_by_authors(batch, profile.muted_authors)
         for name, component in self.filters.items():
+            if name in self.broken_filters:
+                return Choice(skipped=f"filter {name!r} failed")
             try:
-                keep = component.keep(profile, batch)
+                keep = checks.mask(component.keep(profile, batch), len(batch))
+            except ContractError as error:
+                # Not asked again this run: every subscriber it would have filtered is
+                # skipped (safer than sending what an exclusion filter would have dropped).
+                self.broken_filters.add(name)
+                self.on_error(f"filters.{name}", error)
+                return Choice(skipped=f"filter {name!r} failed")
             except Exception as error:
                 self.on_error(f"filters.{name}", error)
                 return Choice(skipped=f"filter {name!r} failed")
@@ -141,10 +160,13 @@ class Selector:
         total = batch.zeros()
         relevance: np.ndarray | None = None
         parts: dict[str, np.ndarray] = {}
-        for name, ranker in self.rankers.items():
+        for name, ranker in list(self.rankers.items()):
             try:
-                scores = np.asarray(ranker.score(profile, batch), dtype=np.float64)
-            except Exception as error:
+                scores = checks.scores(ranker.score(profile, batch), len(batch))
+            except ContractError as error:
+                self._drop_ranker(name, error)
+                continue
+            except Exception as error:  # may hold for this subscriber only: asked again
                 self.on_error(f"rankers.{name}", error)
                 continue
             parts[name] = scores
@@ -209,9 +231,10 @@ class Selector:
             found = None
             for name, ranker in self.rankers.items():
                 try:
-                    found = ranker.vectors(batch)
-                except Exception as error:
+                    found = checks.vectors(ranker.vectors(batch), len(batch))
+                except Exception as error:  # diversity is a nicety: go on without them
                     self.on_error(f"rankers.{name}", error)
+                    found = None
                 if found is not None:
                     break
             batch.cache[key] = _dense(found) if found is not None else None
@@ -224,12 +247,17 @@ class Selector:
         # every subscriber ("announced today") last.
         weighted: list[tuple[bool, float, Reason]] = []
         for name, scores in parts.items():
+            ranker = self.rankers.get(name)
+            if ranker is None:  # dropped while explaining an earlier pick
+                continue
             contribution = self.weights[name] * float(scores[position])
             if contribution <= 0:
                 continue
-            ranker = self.rankers[name]
             try:
-                reasons = ranker.explain(profile, batch, position)
+                reasons = checks.reasons(ranker.explain(profile, batch, position))
+            except ContractError as error:
+                self._drop_ranker(name, error)
+                continue
             except Exception as error:
                 self.on_error(f"rankers.{name}", error)
                 continue

@@ -25,7 +25,8 @@ from digest.components import (
     Source,
 )
 from digest.config import LoadedConfig, validation_problems
-from digest.plugins import PluginHost
+from digest.errors import did_you_mean
+from digest.plugins import PluginHost, unavailable
 from digest.rendering import make_environment
 
 
@@ -41,6 +42,8 @@ class Components:
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     #: channel → the deliverer instance serving it
     routes: dict[str, Deliverer] = field(default_factory=dict)
+    #: what works but deserves the operator's attention (an unused table, an old name)
+    warnings: list[str] = field(default_factory=list)
 
 
 def make_runtime(
@@ -69,29 +72,61 @@ def make_runtime(
     )
 
 
+def _used(loaded: LoadedConfig, kind: str) -> set[str] | None:
+    """The instances of ``kind`` the run uses, ``None`` when every configured one is."""
+    selection = loaded.settings.selection
+    if kind == "filters":
+        return set(selection.filters)
+    if kind == "rankers":
+        return set(selection.rankers)
+    return None
+
+
 def _configure(
     loaded: LoadedConfig,
     host: PluginHost,
     kind: str,
     runtime: Runtime | None,
     problems: list[str],
+    warnings: list[str],
 ) -> dict[str, Any]:
     instances: dict[str, Any] = {}
     registered = host.components(kind)
+    used = _used(loaded, kind)
     for instance, table in getattr(loaded.settings, kind).items():
+        where = f"{loaded.source}: [{kind}.{instance}]"
         entry = registered.get(table.component)
         if entry is None:
-            known = ", ".join(sorted(registered)) or "none registered"
+            current = sorted(n for n, e in registered.items() if e.alias_of is None)
+            known = ", ".join(current) or "none registered"
+            hint = did_you_mean(table.component, registered)
             problems.append(
-                f"{loaded.source}: [{kind}.{instance}] component: unknown {kind[:-1]} "
-                f"{table.component!r} (known: {known})"
+                f"{where} component: unknown {kind[:-1]} {table.component!r}{hint} (known: {known})"
             )
             continue
+        if entry.alias_of is not None:
+            warnings.append(
+                f"{where} component: {table.component!r} is the old name of {kind[:-1]} "
+                f"{entry.alias_of!r} (plugin {entry.plugin!r}); write "
+                f'component = "{entry.alias_of}"'
+            )
+        if used is not None and instance not in used:
+            warnings.append(_unused(where, kind, instance))
         cls: type[Component] = entry.cls
         try:
             config: ComponentConfig = cls.Config.model_validate(table.options())
         except ValidationError as error:
-            problems.extend(validation_problems(loaded.source, error, (kind, instance)))
+            problems.extend(
+                validation_problems(loaded.source, error, (kind, instance), model=cls.Config)
+            )
+            continue
+        missing = unavailable(cls)
+        if missing is not None:
+            note = f"{where} component {table.component!r} cannot run here: {missing}"
+            if used is None or instance in used:
+                problems.append(note)
+            else:
+                warnings.append(note)
             continue
         if runtime is None:
             continue
@@ -110,20 +145,23 @@ def build(
 ) -> tuple[Components, list[str]]:
     """Instantiate every configured component; with ``runtime=None`` only validate."""
     problems: list[str] = []
+    warnings: list[str] = list(host.warnings)
     s = loaded.settings
-    c = Components(
-        sources=_configure(loaded, host, "sources", runtime, problems),
-        filters=_configure(loaded, host, "filters", runtime, problems),
-        rankers=_configure(loaded, host, "rankers", runtime, problems),
-        renderers=_configure(loaded, host, "renderers", runtime, problems),
-        deliverers=_configure(loaded, host, "deliverers", runtime, problems),
-    )
+    kinds = ("sources", "filters", "rankers", "renderers", "deliverers")
+    configured = {k: _configure(loaded, host, k, runtime, problems, warnings) for k in kinds}
+    c = Components(**configured, warnings=warnings)
     for name in s.selection.filters:
         if name not in s.filters:
-            problems.append(f"{loaded.source}: [selection] filters: no [filters.{name}] table")
+            problems.append(
+                f"{loaded.source}: [selection] filters: no [filters.{name}] table"
+                f"{did_you_mean(name, s.filters)}"
+            )
     for name, weight in s.selection.rankers.items():
         if name not in s.rankers:
-            problems.append(f"{loaded.source}: [selection] rankers: no [rankers.{name}] table")
+            problems.append(
+                f"{loaded.source}: [selection] rankers: no [rankers.{name}] table"
+                f"{did_you_mean(name, s.rankers)}"
+            )
         else:
             c.weights[name] = weight
     if runtime is not None:
@@ -166,10 +204,23 @@ def build(
     return c, problems
 
 
+def _unused(where: str, kind: str, instance: str) -> str:
+    if kind == "filters":
+        fix = f"add {instance!r} to [selection] filters"
+    else:
+        fix = f"add {instance} = <weight> to [selection] rankers ({instance} = 0 keeps it off)"
+    return f"{where} is configured but never used: {fix}"
+
+
+def review(loaded: LoadedConfig, host: PluginHost) -> tuple[list[str], list[str]]:
+    """``(problems, warnings)`` of the configuration and the plugins, starting nothing."""
+    components, problems = build(loaded, host, None)
+    return [*(str(f) for f in host.failures), *loaded.problems, *problems], components.warnings
+
+
 def check(loaded: LoadedConfig, host: PluginHost) -> list[str]:
     """Every problem in the configuration and the plugins, without starting anything."""
-    _, problems = build(loaded, host, None)
-    return [*(str(f) for f in host.failures), *loaded.problems, *problems]
+    return review(loaded, host)[0]
 
 
 def open_pipeline(loaded: LoadedConfig, host: PluginHost, store: Any) -> Any:

