@@ -253,6 +253,8 @@ class RunReport:
     resumed: int = 0
     outputs: tuple[str, ...] = ()
     dry_run: bool = False
+    #: what works but deserves attention: unused config tables, old component names
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

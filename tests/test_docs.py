@@ -16,7 +16,7 @@ from digest.config import (
     PluginSettings,
     SubscriberSettings,
 )
-from digest.plugins import PluginHost
+from digest.plugins import PluginHost, builtin_plugins
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -46,23 +46,10 @@ def test_config_example_documents_every_key() -> None:
         missing = _keys(model) - set(lines)
         assert not missing, f"config.example.toml lacks {model.__name__} keys {missing}"
     host = PluginHost()
+    builtins = builtin_plugins()
     for kind in ("sources", "filters", "rankers", "renderers", "deliverers"):
         for name, entry in host.components(kind).items():
-            if entry.cls.__module__.split(".")[0] not in {
-                "digest_sample",
-                "digest_keywords",
-                "digest_recency",
-                "digest_popularity",
-                "digest_tfidf",
-                "digest_semantic",
-                "digest_email",
-                "digest_feed",
-                "digest_files",
-                "digest_smtp",
-                "digest_huggingface",
-                "digest_rss",
-                "digest_arxiv",
-            }:
+            if entry.alias_of is not None or entry.plugin not in builtins:
                 continue
             missing = _keys(entry.cls.Config) - set(lines)
             assert not missing, f"config.example.toml lacks [{kind}] {name} keys {missing}"

@@ -1,0 +1,346 @@
+"""The pipeline: one idempotent cycle from collection to the run report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from digest.batch import Batch
+from digest.components import Deliverer, Runtime
+from digest.config import LoadedConfig
+from digest.cron import next_fire
+from digest.identity import canonical_ref
+from digest.ledger import Ledger, Pending
+from digest.mail import MessageBuilder, message_id
+from digest.models import Edition, Links, RunReport
+from digest.pipeline.chunks import EditionRun
+from digest.pipeline.collect import Collector
+from digest.pipeline.deliver import Delivery, pause_flag
+from digest.pipeline.fanout import fan_out
+from digest.pipeline.recorder import (
+    DryRunDeliverer,
+    DryRunRecorder,
+    LedgerRecorder,
+    OnRendered,
+    Recorder,
+)
+from digest.pipeline.report import Reporter, Tally, plugin_problem
+from digest.plugins import PluginHost
+from digest.select import Selector
+from digest.store import Store, StoredSubscriber, utcnow
+from digest.tokens import Tokens
+from digest.wiring import Components
+
+
+@dataclass(slots=True, kw_only=True)
+class RunOptions:
+    subscriber: str | None = None
+    #: only these subscribers (by name); ``None`` means everyone
+    subscribers: frozenset[str] | None = None
+    dry_run: bool = False
+    #: collect from the sources first (off for previews of what is already stored)
+    collect: bool = True
+    due_only: bool = False
+    now: dt.datetime | None = None
+    #: called with (phase, advance, total) as work progresses
+    progress: Callable[[str, int, int], None] | None = None
+    #: in a dry run, called with each rendered (selection, channel, artifacts); a run with a
+    #: callback stays in this process
+    on_rendered: OnRendered | None = None
+
+
+def is_due(stored: StoredSubscriber, now: dt.datetime) -> bool:
+    """Due when the subscriber's cron schedule fired since their last edition."""
+    if stored.last_edition_at is None:
+        return True
+    sub = stored.subscriber
+    fire = next_fire(sub.schedule, sub.timezone, after=stored.last_edition_at)
+    return fire is not None and fire <= now
+
+
+def with_feedback(store: Store, stored: Sequence[StoredSubscriber]) -> list[StoredSubscriber]:
+    """Subscribers with their recorded feedback folded into their profiles.
+
+    "More like this" papers count as liked, "less like this" as disliked (the rankers learn
+    from both), and muted authors' papers are never picked.
+    """
+    recorded = store.feedback([s.id for s in stored])
+    out = []
+    for s in stored:
+        items = recorded.get(s.id)
+        if not items:
+            out.append(s)
+            continue
+        p = s.subscriber.profile
+        more = [i.paper_id for i in items if i.kind == "more"]
+        less = [i.paper_id for i in items if i.kind == "less"]
+        muted = [i.detail for i in items if i.kind == "mute"]
+        profile = replace(
+            p,
+            liked=tuple(dict.fromkeys([*p.liked, *more])),
+            disliked=tuple(dict.fromkeys([*p.disliked, *less])),
+            muted_authors=tuple(dict.fromkeys([*p.muted_authors, *muted])),
+        )
+        out.append(replace(s, subscriber=replace(s.subscriber, profile=profile)))
+    return out
+
+
+class Pipeline:
+    """Runs cycles over one store with one set of configured components."""
+
+    def __init__(
+        self,
+        *,
+        loaded: LoadedConfig,
+        host: PluginHost,
+        store: Store,
+        components: Components,
+        runtime: Runtime,
+    ) -> None:
+        self.loaded = loaded
+        self.settings = loaded.settings
+        self.host = host
+        self.store = store
+        self.ledger = Ledger(store)
+        self.c = components
+        self.runtime = runtime
+        self.tokens = Tokens(self.settings.digest.secret_key, self.settings.digest.old_secret_keys)
+        self.messages = MessageBuilder(runtime.site)
+        self.reporter = Reporter(host)
+        self._clock: dict[str, float] = defaultdict(float)
+        # Set by any process when too many deliveries fail in a row; shared with forked workers.
+        self._paused = pause_flag()
+
+    def _tick(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self._clock[phase] += now - since
+        return now
+
+    def timings(self) -> list[str]:
+        """Seconds spent per phase in this pipeline's runs, for benchmarks and ``-v``."""
+        return [f"{phase:<16}{seconds:8.3f} s" for phase, seconds in self._clock.items()]
+
+    @property
+    def workers(self) -> int:
+        configured = self.settings.digest.workers
+        return configured if configured > 0 else min(os.cpu_count() or 1, 8)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self, options: RunOptions | None = None) -> RunReport:
+        options = options or RunOptions()
+        self._paused.clear()
+        now = options.now or utcnow()
+        tally = Tally()
+        # Plugins that failed to load or register are part of what this run reports.
+        tally.problems.extend(plugin_problem(f) for f in self.host.failures)
+        seen = len(self.host.failures)
+        self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
+        self.sync_config_subscribers(now)
+        if options.collect:
+            started = time.perf_counter()
+            collector = Collector(self.store, self.c.sources, self.settings.fetch, self.reporter)
+            tally.sources, problems = collector.collect(now)
+            tally.problems.extend(problems)
+            self._tick("collect", started)
+        recorder: Recorder = (
+            DryRunRecorder() if options.dry_run else LedgerRecorder(self.ledger, self.store)
+        )
+        delivery = self._delivery(recorder, options.on_rendered)
+        try:
+            tally.resumed = self._resume(tally, delivery)
+            edition = self._deliver_new(now, options, tally, delivery)
+        finally:
+            delivery.close()
+        tally.problems.extend(plugin_problem(f) for f in self.host.failures[seen:])
+        report = RunReport(
+            edition=edition,
+            sources=tuple(tally.sources),
+            delivered=tally.delivered,
+            skipped=dict(tally.skipped),
+            failed=dict(tally.failed),
+            deferred=dict(tally.deferred),
+            paused=self._paused.is_set(),
+            problems=tuple(tally.problems),
+            resumed=tally.resumed,
+            outputs=tuple(tally.outputs),
+            dry_run=options.dry_run,
+            warnings=tuple(self.c.warnings),
+        )
+        known = len(self.host.failures)
+        self.host.call_each("after_run", report=report)
+        late = [plugin_problem(f) for f in self.host.failures[known:]]
+        return replace(report, problems=report.problems + tuple(late)) if late else report
+
+    def _delivery(self, recorder: Recorder, on_rendered: OnRendered | None) -> Delivery:
+        routes: dict[str, Deliverer] = dict(self.c.routes)
+        if recorder.dry_run:
+            stand_in = DryRunDeliverer(self.runtime, on_rendered)
+            routes = dict.fromkeys(routes, stand_in)
+        return Delivery(
+            store=self.store,
+            recorder=recorder,
+            renderers=self.c.renderers,
+            routes=routes,
+            messages=self.messages,
+            links=self.links,
+            reporter=self.reporter,
+            paused=self._paused,
+            pause_after=self.settings.digest.pause_after,
+        )
+
+    def sync_config_subscribers(self, now: dt.datetime) -> None:
+        from digest.store import subscriber_from_fields
+
+        configured = [
+            subscriber_from_fields(name, sub.model_dump())
+            for name, sub in self.settings.subscribers.items()
+        ]
+        self.store.save_subscribers(configured, origin="config", now=now, replace_origin=True)
+
+    # -- deliver ------------------------------------------------------------------------------
+
+    def _due(self, now: dt.datetime, options: RunOptions, tally: Tally) -> list[StoredSubscriber]:
+        stored = self.store.subscribers(include_unsubscribed=False)
+        if options.subscriber is not None:
+            stored = [s for s in stored if s.subscriber.name == options.subscriber]
+        if options.subscribers is not None:
+            stored = [s for s in stored if s.subscriber.name in options.subscribers]
+        stored = [s for s in stored if s.subscriber.active]
+        if options.due_only:
+            for s in [s for s in stored if not is_due(s, now)]:
+                tally.skipped[s.subscriber.name] = "not due yet"
+            stored = [s for s in stored if is_due(s, now)]
+        return with_feedback(self.store, stored) if stored else []
+
+    def _deliver_new(
+        self, now: dt.datetime, options: RunOptions, tally: Tally, delivery: Delivery
+    ) -> Edition | None:
+        stored = self._due(now, options, tally)
+        if not stored:
+            return None
+        t = time.perf_counter()
+        lookback = now - dt.timedelta(days=self.settings.digest.lookback_days)
+        seqs, papers = self.store.papers_since(
+            after_seq=min(s.watermark for s in stored), first_seen_after=lookback
+        )
+        # Papers subscribers refer to (liked, disliked) are loaded once for every ranker.
+        refs = {
+            text: ref
+            for s in stored
+            for text in (*s.subscriber.profile.liked, *s.subscriber.profile.disliked)
+            if (ref := canonical_ref(text))
+        }
+        references = self.store.papers_by_id(set(refs.values()))
+        batch = Batch(papers, now=now, seqs=seqs, references=references)
+        t = self._tick("load", t)
+        selector = Selector(
+            self.c.filters,
+            self.c.rankers,
+            self.c.weights,
+            on_error=lambda where, error: tally.problems.append(
+                self.reporter.problem(where, error)
+            ),
+            diversity=self.settings.selection.diversity,
+            relevant_only=self.settings.selection.relevant_only,
+        )
+        selector.prepare(batch)
+        delivery.prepare_renderers(batch, tally.problems)
+        taken = self.ledger.already_selected(min_seq=int(batch.seqs[0])) if len(batch) else {}
+        t = self._tick("prepare", t)
+        # The edition exists before any subscriber is handled, so that chunks can run in any
+        # process; an edition nobody got a digest in is removed again at the end.
+        recorder = delivery.recorder
+        edition = recorder.open_edition(now)
+        if not recorder.dry_run:
+            self.host.call_each("before_run", edition=edition, dry_run=False)
+        run = EditionRun(
+            edition=edition,
+            batch=batch,
+            selector=selector,
+            taken=taken,
+            refs=refs,
+            now=now,
+            delivery=delivery,
+            message_id=self._message_id,
+        )
+        progress = options.progress
+        try:
+            fan_out(
+                stored,
+                run.run_chunk,
+                tally.absorb,
+                # Callbacks (previews) cannot reach back from another process.
+                workers=1 if options.on_rendered else self.workers,
+                after_fork=self._after_fork,
+                progress=(lambda step, total: progress("deliver", step, total))
+                if progress
+                else None,
+            )
+        finally:
+            self._tick("select→deliver", t)
+        return recorder.close_edition(edition, paused=self._paused.is_set())
+
+    def _after_fork(self) -> None:
+        # The forked child must never reuse the parent's database connections.
+        self.store.engine.dispose(close=False)
+
+    # -- resume -------------------------------------------------------------------------------
+
+    def _resume(self, tally: Tally, delivery: Delivery) -> int:
+        """Finish editions a crash left incomplete: same selection, same Message-ID."""
+        recorder = delivery.recorder
+        by_edition: dict[str, list[Pending]] = defaultdict(list)
+        for p in recorder.pending():
+            by_edition[p.edition.id].append(p)
+        subscribers = {s.id: s for s in self.store.subscribers()} if by_edition else {}
+        resumed = 0
+        for rows in by_edition.values():
+            edition = rows[0].edition
+            channels: dict[int, list[tuple[str, str]]] = defaultdict(list)
+            for p in rows:
+                channels[p.subscriber_id].append((p.channel, p.message_id))
+            chosen = self.ledger.selected(edition.id, list(channels))
+            work = [
+                (subscribers[sid], chosen.get(sid, []), chans)
+                for sid, chans in channels.items()
+                if sid in subscribers
+            ]
+            jobs, extra, suppressed = delivery.plan(edition, work, None, tally.skipped)
+            result = delivery.execute(edition, jobs, extra, None)
+            recorder.record(edition, [*result.outcomes, *suppressed], now=utcnow())
+            tally.absorb(result)
+            resumed += len(work)
+        recorder.finish_open(now=utcnow())
+        return resumed
+
+    # -- links and ids ------------------------------------------------------------------------
+
+    def _message_id(self, edition: Edition, subscriber_id: int) -> str:
+        return message_id(
+            edition_id=edition.id,
+            subscriber_id=subscriber_id,
+            secret=self.settings.digest.secret_key,
+            domain=self.messages.domain,
+        )
+
+    def links(self, subscriber_id: int, edition: Edition) -> Links:
+        base = self.runtime.site.base_url
+        make = self.tokens.make
+        unsubscribe = make("unsubscribe", subscriber_id)
+        read = make("read", subscriber_id)
+        mailto = self.runtime.site.unsubscribe_mailto
+        return Links(
+            unsubscribe=f"{base}/unsubscribe/{unsubscribe}",
+            unsubscribe_mailto=(
+                f"mailto:{mailto}?subject=unsubscribe%20{unsubscribe}" if mailto else None
+            ),
+            preferences=f"{base}/preferences/{make('preferences', subscriber_id)}",
+            archive=f"{base}/archive/{edition.id}/{read}",
+            feed=f"{base}/feeds/{read}/rss.xml",
+            feedback=f"{base}/feedback/{make('feedback', subscriber_id)}",
+        )
