@@ -105,24 +105,18 @@ def run_slot(config: str | None, schedule: str, timezone: str) -> None:
 
 
 def _run(slot: str, config: str | None, schedule: str, timezone: str) -> RunReport | None:
-    from digest.config import load_settings
+    from digest.application import Application
     from digest.pipeline import RunOptions
-    from digest.plugins import PluginHost
-    from digest.store import Store, utcnow
-    from digest.wiring import open_pipeline
+    from digest.store import utcnow
 
-    loaded = load_settings(Path(config) if config else None)
-    plugins = loaded.settings.plugins
-    host = PluginHost(disabled=plugins.disable, strict=plugins.strict)
-    store = Store.open(loaded.database_url)
-    try:
-        pipeline: Pipeline = open_pipeline(loaded, host, store)
+    with Application.from_path(Path(config) if config else None) as app:
+        pipeline: Pipeline = app.pipeline
         # Subscribers from the config first, so that the slot's members are current.
         pipeline.sync_config_subscribers(utcnow())
         wanted = (_normal(schedule), timezone)
         names = frozenset(
             s.subscriber.name
-            for s in store.subscribers(include_unsubscribed=False)
+            for s in app.store.subscribers(include_unsubscribed=False)
             if s.subscriber.active
             and (_normal(s.subscriber.schedule), s.subscriber.timezone) == wanted
         )
@@ -130,8 +124,6 @@ def _run(slot: str, config: str | None, schedule: str, timezone: str) -> RunRepo
             log.info("%s: no active subscriber has this schedule any more; nothing to do", slot)
             return None
         return pipeline.run(RunOptions(subscribers=names, due_only=True))
-    finally:
-        store.close()
 
 
 def _log_summary(slot: str, report: RunReport, seconds: float) -> None:
