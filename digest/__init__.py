@@ -1,41 +1,106 @@
 """papers-digest: personal research-paper digests by email and RSS/Atom.
 
 The public plugin API is this package's top level, :mod:`digest.models` and
-:mod:`digest.testing`; everything else is internal and may change.
+:mod:`digest.testing`; everything else is internal and may change. The names below are what a
+plugin author needs (see ``docs/plugin-hooks.md``):
+
+* ``hookimpl`` — the marker for hook implementations;
+* component bases and their configs: ``Source``, ``Filter``, ``Ranker``, ``Renderer``,
+  ``Deliverer``, ``Component``, ``ComponentConfig``, ``DelivererConfig``, ``HttpUrl``;
+* what components are handed: ``CollectContext`` (with ``SourceHTTP``, answering
+  ``Fetched``), ``Runtime``, ``Site``, ``FeatureStore``, ``Batch`` with its ``Mask`` and
+  ``Scores`` arrays, ``PaperCache`` (per-paper work shared by every subscriber);
+* errors: ``DigestError``, ``PluginError``, ``SourceError``, ``FetchError``;
+* identity: ``canonical_id``, ``canonical_ref``, ``parse_arxiv``, ``find_arxiv``,
+  ``normalize_doi``, ``landing_url``, ``author_key``, ``same_author``;
+* text: ``one_line``, ``readable``, ``safe_url``, ``strip_invalid``, ``truncate``.
+
+Names are imported when first used, so ``import digest`` (and a plugin module that imports
+only ``hookimpl``) stays cheap: ``digest --help`` does not pay for NumPy, pydantic or httpx.
 """
 
-from digest.batch import Batch, Mask, Scores
-from digest.components import (
-    CollectContext,
-    Component,
-    ComponentConfig,
-    Deliverer,
-    DelivererConfig,
-    FeatureStore,
-    Filter,
-    HttpUrl,
-    Ranker,
-    Renderer,
-    Runtime,
-    Site,
-    Source,
-)
-from digest.errors import DigestError, PluginError, SourceError
-from digest.fetch import Fetched, FetchError, SourceHTTP
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from digest.hookspecs import hookimpl
-from digest.identity import (
-    canonical_id,
-    canonical_ref,
-    family_name,
-    find_arxiv,
-    landing_url,
-    normalize_doi,
-    parse_arxiv,
-)
-from digest.rendering import compile_html_fragment, compile_mjml_template, template_text
-from digest.text import one_line, readable, safe_url, strip_invalid, truncate
+
+if TYPE_CHECKING:
+    from digest.batch import Batch, Mask, Scores
+    from digest.components import (
+        CollectContext,
+        Component,
+        ComponentConfig,
+        Deliverer,
+        DelivererConfig,
+        FeatureStore,
+        Filter,
+        HttpUrl,
+        Ranker,
+        Renderer,
+        Runtime,
+        Site,
+        Source,
+    )
+    from digest.errors import DigestError, PluginError, SourceError
+    from digest.fetch import Fetched, FetchError, SourceHTTP
+    from digest.identity import (
+        author_key,
+        canonical_id,
+        canonical_ref,
+        find_arxiv,
+        landing_url,
+        normalize_doi,
+        parse_arxiv,
+        same_author,
+    )
+    from digest.rendering import PaperCache
+    from digest.text import one_line, readable, safe_url, strip_invalid, truncate
 
 __version__ = "0.1.0"
+
+#: public name → the module that defines it
+_HOMES = {
+    **dict.fromkeys(("Batch", "Mask", "Scores"), "digest.batch"),
+    **dict.fromkeys(
+        (
+            "CollectContext",
+            "Component",
+            "ComponentConfig",
+            "Deliverer",
+            "DelivererConfig",
+            "FeatureStore",
+            "Filter",
+            "HttpUrl",
+            "Ranker",
+            "Renderer",
+            "Runtime",
+            "Site",
+            "Source",
+        ),
+        "digest.components",
+    ),
+    **dict.fromkeys(("DigestError", "PluginError", "SourceError"), "digest.errors"),
+    **dict.fromkeys(("Fetched", "FetchError", "SourceHTTP"), "digest.fetch"),
+    **dict.fromkeys(
+        (
+            "author_key",
+            "canonical_id",
+            "canonical_ref",
+            "find_arxiv",
+            "landing_url",
+            "normalize_doi",
+            "parse_arxiv",
+            "same_author",
+        ),
+        "digest.identity",
+    ),
+    "PaperCache": "digest.rendering",
+    **dict.fromkeys(
+        ("one_line", "readable", "safe_url", "strip_invalid", "truncate"), "digest.text"
+    ),
+}
 
 __all__ = [
     "Batch",
@@ -51,6 +116,7 @@ __all__ = [
     "Filter",
     "HttpUrl",
     "Mask",
+    "PaperCache",
     "PluginError",
     "Ranker",
     "Renderer",
@@ -61,11 +127,9 @@ __all__ = [
     "SourceError",
     "SourceHTTP",
     "__version__",
+    "author_key",
     "canonical_id",
     "canonical_ref",
-    "compile_html_fragment",
-    "compile_mjml_template",
-    "family_name",
     "find_arxiv",
     "hookimpl",
     "landing_url",
@@ -74,7 +138,20 @@ __all__ = [
     "parse_arxiv",
     "readable",
     "safe_url",
+    "same_author",
     "strip_invalid",
-    "template_text",
     "truncate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'digest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once imported, a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

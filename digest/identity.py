@@ -102,12 +102,62 @@ def _fold(text: str) -> str:
 
 
 def family_name(author: str) -> str:
-    """The family name of ``"Ada Lovelace"`` or ``"Lovelace, Ada"``, folded to ASCII."""
+    """The family name of ``"Ada Lovelace"`` or ``"Lovelace, Ada"``, folded to ASCII.
+
+    Only for :func:`fingerprint`, whose ids must never change for papers already stored: it
+    keeps its first rule (the last word, suffixes included); compare people with
+    :func:`author_key`.
+    """
     # "van der Berg, Jan" and "Jan van der Berg" must agree: take the last word either way.
     author = author.strip()
     head = author.split(",", 1)[0] if "," in author else author
     parts = _fold(head).split()
     return parts[-1] if parts else ""
+
+
+#: name suffixes that are not family names ("Martin Luther King Jr.")
+_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_NAME_WORD = re.compile(r"[^\W_]+")
+
+
+def _name_words(text: str) -> list[str]:
+    """Case- and accent-folded words of a name, in any script (``"Schrödinger"`` →
+    ``["schrodinger"]``, ``"李 明"`` → ``["李", "明"]``)."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NAME_WORD.findall(text.casefold())
+
+
+def author_key(name: str) -> tuple[str, str]:
+    """``(family name, first initial)`` of a person, folded; the initial may be ``""``.
+
+    The one way author names are compared: following an author, muting one and matching a
+    paper's authors all use it. ``"Sergey Levine"``, ``"S. Levine"`` and ``"Levine, Sergey"``
+    agree; particles and suffixes do not count (``"Ludwig van Beethoven"`` →
+    ``("beethoven", "l")``, ``"Martin Luther King Jr."`` → ``("king", "m")``). See
+    :func:`same_author`.
+    """
+    if "," in name:
+        family_part, _, given_part = name.partition(",")
+        family_words = [w for w in _name_words(family_part) if w not in _SUFFIXES]
+        given_words = [w for w in _name_words(given_part) if w not in _SUFFIXES]
+        if not family_words:
+            return author_key(given_part)
+        # The last word of the family part, as for "First Last", so both spellings agree.
+        return family_words[-1], given_words[0][0] if given_words else ""
+    parts = _name_words(name)
+    while len(parts) > 1 and parts[-1] in _SUFFIXES:
+        parts.pop()
+    if not parts:
+        return "", ""
+    return parts[-1], parts[0][0] if len(parts) > 1 else ""
+
+
+def same_author(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two :func:`author_key` keys may name the same person: the same family name,
+    and the same first initial unless one of them has none."""
+    return bool(a[0]) and a[0] == b[0] and (not a[1] or not b[1] or a[1] == b[1])
 
 
 def fingerprint(title: str, first_author: str | None) -> str:

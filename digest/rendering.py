@@ -1,19 +1,25 @@
-"""Templates: where they live, the Jinja environment, and MJML compiled once per template.
+"""Rendering support: where templates live, the Jinja environment, and the per-paper cache.
 
 Templates ship inside the package (``templates/`` in the source tree, ``digest/_templates`` in
 the wheel); directories named in ``[digest] template_dirs`` come first, so an operator overrides
 a template by putting a file of the same path there.
+
+:class:`PaperCache` keeps what a renderer makes of each paper (escaped fragments, readable
+LaTeX) once per run, for every subscriber's render to look up.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import jinja2
 
+from digest.models import Paper
 from digest.text import one_line, readable, truncate
+
+V = TypeVar("V")
 
 
 def bundled_templates_dir() -> Path:
@@ -45,45 +51,34 @@ def make_environment(extra_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     return env
 
 
-@functools.lru_cache(maxsize=32)
-def _compile_mjml(source: str, css: str) -> str:
-    import css_inline
-    from mjml import mjml2html
+class PaperCache(Generic[V]):
+    """What a renderer makes of each paper, built once and shared by every subscriber.
 
-    html: str = mjml2html(source)
-    # Inline once on the compiled template; Jinja placeholders survive as text.
-    inliner = css_inline.CSSInliner(keep_style_tags=True, extra_css=css or None)
-    inlined: str = inliner.inline(html)
-    return inlined
-
-
-def _source(env: jinja2.Environment, name: str) -> str:
-    loader = env.loader
-    assert loader is not None
-    source, _, _ = loader.get_source(env, name)
-    return source
-
-
-def compile_mjml_template(env: jinja2.Environment, name: str, *, css: str = "") -> jinja2.Template:
-    """Compile the MJML template ``name`` to HTML once, then load it as a Jinja template.
-
-    The MJML source keeps its Jinja tags; MRML leaves them in place, so per-subscriber work is
-    only the Jinja render (ARCHITECTURE §9). ``css`` is inlined along with the MJML styles.
+    ``build(paper)`` does the per-paper work; :meth:`prepare` builds it for a run's batch,
+    and :meth:`get` answers for any paper: a prepared one at once, another (a paper of an
+    earlier edition, in a feed's history) built on first use and kept too, up to ``limit``
+    of them. A paper whose record differs from the one built (a new version) is built again.
     """
-    return env.from_string(_compile_mjml(_source(env, name), css))
 
+    def __init__(self, build: Callable[[Paper], V], *, limit: int = 20_000) -> None:
+        self.build = build
+        self.limit = limit
+        self._prepared: dict[str, tuple[Paper, V]] = {}
+        self._extra: dict[str, tuple[Paper, V]] = {}
 
-def compile_html_fragment(env: jinja2.Environment, name: str, *, css: str) -> jinja2.Template:
-    """Load the HTML template ``name`` with ``css`` inlined into its markup once.
+    def prepare(self, papers: Iterable[Paper]) -> dict[str, V]:
+        """Build every paper's value (replacing the previous run's); returns them by id."""
+        self._prepared = {str(paper.id): (paper, self.build(paper)) for paper in papers}
+        self._extra = {}
+        return {key: value for key, (_, value) in self._prepared.items()}
 
-    For pieces rendered once per paper and placed into every subscriber's email, so that they
-    carry the same inline styles as the compiled MJML around them.
-    """
-    import css_inline
-
-    return env.from_string(css_inline.inline_fragment(_source(env, name), css))
-
-
-def template_text(env: jinja2.Environment, name: str) -> str:
-    """The raw text of a template file (e.g. a stylesheet), found like any template."""
-    return _source(env, name)
+    def get(self, paper: Paper) -> V:
+        key = str(paper.id)
+        found = self._prepared.get(key) or self._extra.get(key)
+        if found is not None and (found[0] is paper or found[0] == paper):
+            return found[1]
+        value = self.build(paper)
+        if len(self._extra) >= self.limit:
+            self._extra.clear()
+        self._extra[key] = (paper, value)
+        return value

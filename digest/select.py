@@ -16,6 +16,7 @@ from digest import checks
 from digest.batch import Batch, Mask
 from digest.checks import ContractError
 from digest.components import Filter, Ranker
+from digest.identity import author_key, same_author
 from digest.models import Profile, Reason
 
 #: called with (component, error) when a filter or ranker raises for a subscriber
@@ -50,23 +51,28 @@ def _states_interests(profile: Profile) -> bool:
     )
 
 
-def author_key(name: str) -> str:
-    """How author names are compared for muting: case and spacing do not matter."""
-    return " ".join(name.casefold().split())
-
-
 def _by_authors(batch: Batch, names: tuple[str, ...]) -> Mask:
-    """Papers with any of these authors (the author index is built once per run)."""
-    index: dict[str, list[int]] | None = batch.cache.get("selection.authors")
+    """Papers with any of these authors, compared as everywhere (:func:`author_key`): muting
+    "Levine, Sergey" mutes papers by "Sergey Levine" and "S. Levine" (the author index is
+    built once per run)."""
+    index: dict[str, list[tuple[int, str]]] | None = batch.cache.get("selection.authors")
     if index is None:
         index = {}
         for position, paper in enumerate(batch):
             for author in paper.authors:
-                index.setdefault(author_key(author.name), []).append(position)
+                family, initial = author_key(author.name)
+                index.setdefault(family, []).append((position, initial))
         batch.cache["selection.authors"] = index
     mask: Mask = np.zeros(len(batch), dtype=np.bool_)
     for name in names:
-        mask[index.get(author_key(name), [])] = True
+        wanted = author_key(name)
+        mask[
+            [
+                p
+                for p, initial in index.get(wanted[0], ())
+                if same_author(wanted, (wanted[0], initial))
+            ]
+        ] = True
     return mask
 
 

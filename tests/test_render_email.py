@@ -11,7 +11,7 @@ import pytest
 
 import digest_email
 import digest_email.renderer
-from digest import Batch, compile_mjml_template
+from digest import Batch
 from digest.components import Runtime, Site
 from digest.models import (
     Artifact,
@@ -27,6 +27,7 @@ from digest.models import (
 )
 from digest.rendering import make_environment
 from digest_email import EmailRenderer
+from digest_email.mjml import compile_mjml_template
 
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$\r\nInjected: x"
 SHOWN = "<script>alert(1)</script> {{ 7*7 }} & α Injected: x"

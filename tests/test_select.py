@@ -80,3 +80,41 @@ def test_without_relevant_only_or_any_stated_interest_the_digest_is_filled(tmp_p
     # the keyword matches nothing today: nothing is sent, and the run report says why
     outcome = selector.select(Profile(keywords=("galaxy",)), 5, batch, batch.ones())
     assert not outcome.picks and outcome.skipped == "nothing relevant among the new papers"
+
+
+SPELLINGS = ["Sergey Levine", "Levine, Sergey", "S. Levine", "Levine, S.", "sergey  LEVINE"]
+OTHERS = ["Sergey Brin", "Lev Ine", "Chelsea Finn"]
+
+
+def _author_batch() -> Batch:
+    papers = [
+        make_paper(f"2406.{n:05d}", title=f"Paper {n}", authors=(name, "Someone Else"))
+        for n, name in enumerate([*SPELLINGS, *OTHERS])
+    ]
+    return Batch(papers, now=NOW)
+
+
+def test_muting_an_author_mutes_every_spelling_of_them(tmp_path) -> None:
+    from digest_recency import RecencyRanker
+
+    batch = _author_batch()
+    ranker = RecencyRanker(RecencyRanker.Config(), instance="r", runtime=make_runtime(tmp_path))
+    selector = Selector({}, {"r": ranker}, {"r": 1.0}, on_error=print, diversity=0)
+    for muted in SPELLINGS:
+        choice = selector.select(Profile(muted_authors=(muted,)), 20, batch, batch.ones())
+        kept = {batch[p.position].authors[0].name for p in choice.picks}
+        assert kept == set(OTHERS), f"muting {muted!r} kept {kept - set(OTHERS)}"
+
+
+def test_following_and_muting_agree_on_who_is_who(tmp_path) -> None:
+    from digest_keywords import KeywordRanker
+
+    batch = _author_batch()
+    ranker = KeywordRanker(KeywordRanker.Config(), instance="kw", runtime=make_runtime(tmp_path))
+    ranker.prepare(batch)
+    selector = Selector({}, {"kw": ranker}, {"kw": 1.0}, on_error=print, diversity=0)
+    for name in SPELLINGS:
+        followed = np.flatnonzero(ranker.score(Profile(authors=(name,)), batch) > 0)
+        choice = selector.select(Profile(muted_authors=(name,)), 20, batch, batch.ones())
+        muted = sorted(set(range(len(batch))) - {p.position for p in choice.picks})
+        assert followed.tolist() == muted == list(range(len(SPELLINGS)))

@@ -17,23 +17,19 @@ from pydantic import Field, field_validator
 from digest import (
     Batch,
     ComponentConfig,
+    PaperCache,
     PluginError,
     Renderer,
     Runtime,
-    compile_html_fragment,
-    compile_mjml_template,
     one_line,
     strip_invalid,
-    template_text,
     truncate,
 )
 from digest.models import Artifact, Paper, Selection
+from digest_email.mjml import compile_html_fragment, compile_mjml_template, template_text
 from digest_email.views import PaperView, build_view, rate_url, why_line
 
 SUBJECT_FIELDS = frozenset({"site", "name", "count", "papers", "top", "date", "edition"})
-# Papers rendered outside a prepared batch (history, no prepare()) are cached too, up to this
-# many, so a long-lived renderer cannot grow without bound.
-_FALLBACK_LIMIT = 10_000
 
 
 def _check_subject(template: str) -> str:
@@ -172,8 +168,7 @@ class EmailRenderer(Renderer):
         self._html: jinja2.Template | None = None
         self._text: jinja2.Template | None = None
         self._cards: tuple[Any, Any] | None = None  # macro modules of card.html and card.txt
-        self._views: dict[str, PaperView] = {}
-        self._fallback: dict[str, PaperView] = {}
+        self._views = PaperCache(self._build, limit=10_000)
         self._site_title = one_line(strip_invalid(runtime.site.title))
 
     # -- per run -------------------------------------------------------------------------
@@ -181,10 +176,7 @@ class EmailRenderer(Renderer):
     def prepare(self, batch: Batch) -> None:
         """Build every paper's view once; also compile the templates so errors surface early."""
         self._templates()
-        views = {str(paper.id): self._build(paper) for paper in batch}
-        batch.cache[self.instance] = views
-        self._views = views
-        self._fallback = {}
+        batch.cache[self.instance] = self._views.prepare(batch)
 
     def _templates(self) -> tuple[jinja2.Template, jinja2.Template]:
         if self._html is None or self._text is None or self._cards is None:
@@ -226,24 +218,15 @@ class EmailRenderer(Renderer):
             text_tail=str(text.tail(view)),
         )
 
-    def _view(self, paper: Paper) -> PaperView:
-        key = str(paper.id)
-        view = self._views.get(key) or self._fallback.get(key)
-        # Same id but another version of the record (e.g. from history): build it afresh.
-        if view is None or (view.paper is not paper and view.paper != paper):
-            view = self._build(paper)
-            if len(self._fallback) >= _FALLBACK_LIMIT:
-                self._fallback.clear()
-            self._fallback[key] = view
-        return view
-
     # -- per subscriber ------------------------------------------------------------------
 
     def render(self, selection: Selection) -> Sequence[Artifact]:
         html_template, text_template = self._templates()
         feedback = selection.links.feedback
         cards = [
-            Card(self._view(item.paper), why_line(item.reasons), rate_url(feedback, item.paper))
+            Card(
+                self._views.get(item.paper), why_line(item.reasons), rate_url(feedback, item.paper)
+            )
             for item in selection.items
         ]
         subscriber = selection.subscriber

@@ -10,7 +10,16 @@ import jinja2
 from markupsafe import Markup, escape
 from pydantic import Field, field_validator
 
-from digest import Batch, ComponentConfig, PluginError, Renderer, Runtime, one_line, strip_invalid
+from digest import (
+    Batch,
+    ComponentConfig,
+    PaperCache,
+    PluginError,
+    Renderer,
+    Runtime,
+    one_line,
+    strip_invalid,
+)
 from digest.models import Artifact, Edition, Paper, Reason, ScoredPaper, Selection
 from digest_feed.views import (
     SCORE_JSON,
@@ -48,13 +57,12 @@ _IRI_PREFIX = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f<>\"{}|\
 
 
 class _Cached(NamedTuple):
-    """A paper as the renderer keeps it: the source record, its XML and its JSON fragments.
+    """A paper as the renderer keeps it: its XML fragments and its JSON fragments.
 
-    The source Paper and the JSON (plain str) are kept beside the XML fragments, not inside
-    them: nothing reachable from an entry may be unescaped text (see views.py).
+    The JSON (plain str) is kept beside the XML fragments, not inside them: nothing reachable
+    from an entry may be unescaped text (see views.py).
     """
 
-    paper: Paper
     feed: FeedPaper
     json: JsonPaper
 
@@ -136,8 +144,7 @@ class FeedRenderer(Renderer):
         self._reasons: dict[Reason, FeedReason] = {}
         self._reason_sets: dict[tuple[FeedReason, ...], _ReasonParts] = {}
         self._reason_xml: dict[FeedReason, str] = {}
-        self._papers: dict[str, _Cached] = {}
-        self._fallback: dict[str, _Cached] = {}
+        self._papers = PaperCache(self._build, limit=_CACHE_LIMIT)
         self._site_title = one_line(strip_invalid(runtime.site.title))
         site = json_text(self._site_title)
         # The JSON Feed members after the subscriber's own ones: the same for every feed.
@@ -151,10 +158,7 @@ class FeedRenderer(Renderer):
     def prepare(self, batch: Batch) -> None:
         """Build every paper's feed data once; load the templates so errors surface early."""
         self._templates()
-        papers = {str(paper.id): self._build(paper) for paper in batch}
-        batch.cache[self.instance] = papers
-        self._papers = papers
-        self._fallback = {}
+        batch.cache[self.instance] = self._papers.prepare(batch)
 
     def _templates(self) -> tuple[jinja2.Template, jinja2.Template, Any]:
         if self._rss is None or self._atom is None or self._parts is None:
@@ -189,7 +193,7 @@ class FeedRenderer(Renderer):
             # (str() first, or escape() would trust the Markup and leave it as is).
             body=escape(body),
         )
-        return _Cached(paper, feed, json_paper(text, body))
+        return _Cached(feed, json_paper(text, body))
 
     def _reason(self, reason: Reason) -> FeedReason:
         shown = self._reasons.get(reason)
@@ -229,16 +233,6 @@ class FeedRenderer(Renderer):
                 self._reason_xml.clear()
             xml = self._reason_xml[reason] = str(self._templates()[2].reason(reason))
         return xml
-
-    def _paper(self, paper: Paper, key: str) -> _Cached:
-        cached = self._papers.get(key) or self._fallback.get(key)
-        # Same id but another version of the record (e.g. from history): build it afresh.
-        if cached is None or (cached.paper is not paper and cached.paper != paper):
-            cached = self._build(paper)
-            if len(self._fallback) >= _CACHE_LIMIT:
-                self._fallback.clear()
-            self._fallback[key] = cached
-        return cached
 
     # -- per subscriber ------------------------------------------------------------------
 
@@ -340,7 +334,7 @@ class FeedRenderer(Renderer):
                 if key in seen:
                     continue
                 seen.add(key)
-                yield self._entry(self._paper(item.paper, key), item, edition, feedback)
+                yield self._entry(self._papers.get(item.paper), item, edition, feedback)
                 if len(seen) >= limit:
                     return
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from digest import Batch, one_line
+from digest import Batch, author_key, one_line, same_author
 from digest.models import Paper
 
-from .text import author_key, words
+from .text import words
 
 #: ``batch.cache`` key of the shared index; any ``keywords`` filter or ranker instance reuses it.
 INDEX_KEY = "keywords.index"
@@ -247,7 +247,7 @@ class KeywordIndex:
         positions = _positions(
             position
             for position, their_initial in self._families.get(family, ())
-            if not initial or not their_initial or their_initial == initial
+            if same_author((family, initial), (family, their_initial))
         )
         return AuthorHits(positions, frozenset(positions.tolist()))
 
@@ -266,13 +266,9 @@ class KeywordIndex:
         """The paper's authors (as spelled) that any of ``names`` matches."""
         keys = [self.author_key(name) for name in names]
         found: list[str] = []
-        for (family, initial), spelled in self.authors[position]:
-            for want_family, want_initial in keys:
-                if family == want_family and (
-                    not want_initial or not initial or initial == want_initial
-                ):
-                    found.append(spelled)
-                    break
+        for key, spelled in self.authors[position]:
+            if any(same_author(key, wanted) for wanted in keys):
+                found.append(spelled)
         return found
 
 
