@@ -289,7 +289,7 @@ def make_cli() -> click.Group:
         config: Path | None, strict: bool, batch_file: Any, ranker_names: tuple[str, ...], fmt: str
     ) -> None:
         """Rank the candidates of each query line for its liked papers and interests."""
-        from digest.rank import BadLine, rank_lines
+        from digest.cli.rank import BadLine, rank_lines
 
         ctx = _Context(config, strict)
         if ranker_names:
