@@ -1,15 +1,26 @@
-"""The ``sample`` source: ~300 real arXiv papers bundled with papers-digest.
+"""The ``sample`` source: ~150 invented demo papers written for papers-digest.
 
-It lets ``digest run`` work offline on a fresh machine: three real announcement days (December
-2025, ~100 papers each, a mix of cs.CV, cs.CL, cs.LG, cs.AI, cs.RO, cs.CR, cs.IR, cs.HC …),
-those featured on Hugging Face daily papers with their upvotes and code links. The data file is
-built by ``tools/build_sample_data.py``.
+It lets ``digest run`` work offline on a fresh machine. The papers are fiction written for this
+project — titles, abstracts and author names are invented, none describes or paraphrases a
+real paper — spread over three announcement days of about 50 papers each. They cover the
+fields of the example subscribers of the embedded default configuration (robot learning,
+large language models, security and privacy of machine learning) plus filler from cs.CV,
+cs.LG, cs.IR, cs.HC, eess.AS, stat.ML, q-bio.NC and others; some carry Hugging Face style
+upvotes and code links.
+
+Every paper lives in a reserved demo namespace so it can never pass for a real one: its DOI is
+``10.5555/papers-digest-demo.NNNN`` under Crossref's test prefix (canonical id
+``doi:10.5555/papers-digest-demo.nnnn``), and its links point to ``https://example.org/``, a
+domain reserved for documentation.
+
+The data is ``papers.jsonl`` next to this module: plain JSON Lines, one paper a line, edited
+by hand. Keys: ``id`` (the DOI), ``day`` (1, 2 or 3), ``title``, ``abstract``, ``authors``,
+``categories`` (primary first), and optionally ``upvotes`` and ``code`` (a code link).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import importlib.resources
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,31 +31,48 @@ from pydantic import Field
 from digest import CollectContext, ComponentConfig, Source, SourceError, canonical_id, hookimpl
 from digest.models import Author, Paper, SignalValue
 
-DATA_FILE = "papers.jsonl.gz"
+DATA_FILE = "papers.jsonl"
 SOURCE_NAME = "sample"
+#: the DOI prefix of every bundled paper: Crossref's test prefix, a demo-only suffix
+DOI_PREFIX = "10.5555/papers-digest-demo."
+#: where the demo links point: example.org is reserved for documentation (RFC 2606)
+URL_BASE = "https://example.org/papers-digest-demo/"
+#: the nominal dates of announcement days 1, 2 and 3, used as they are without ``shift_to_today``
+DAY_DATES: Mapping[int, dt.date] = {
+    1: dt.date(2025, 12, 9),
+    2: dt.date(2025, 12, 10),
+    3: dt.date(2025, 12, 11),
+}
 
 
 def load_records() -> list[dict[str, Any]]:
-    """The bundled records as stored, ordered by (announced, id).
+    """The bundled records as stored, in file order (by day, then number).
 
     Read through importlib.resources so it works from a wheel or a zip, not just a checkout.
     """
     resource = importlib.resources.files(__package__ or __name__).joinpath(DATA_FILE)
     try:
-        with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        text = resource.read_text(encoding="utf-8")
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
     except (OSError, ValueError) as error:
         raise SourceError(f"bundled sample data is unreadable: {error}") from error
+    for record in records:
+        if not isinstance(record, dict) or record.get("day") not in DAY_DATES:
+            raise SourceError(f"bundled sample data has a bad record: {str(record)[:80]}")
+    return records
 
 
 def to_paper(record: Mapping[str, Any], announced: dt.date) -> Paper:
     """One bundled record as a :class:`Paper` announced on ``announced``."""
-    paper_id, version = canonical_id(
+    doi = str(record["id"])
+    if not doi.startswith(DOI_PREFIX):
+        raise SourceError(f"bundled sample paper {doi!r} is outside the demo DOI namespace")
+    number = doi.removeprefix(DOI_PREFIX)
+    paper_id, _ = canonical_id(
         title=record["title"],
         first_author=record["authors"][0] if record["authors"] else None,
-        arxiv=record["id"],
+        doi=doi,
     )
-    arxiv_id = paper_id.value
     signals: dict[str, SignalValue] = {}
     if record.get("upvotes") is not None:
         signals["hf.upvotes"] = int(record["upvotes"])
@@ -54,18 +82,18 @@ def to_paper(record: Mapping[str, Any], announced: dt.date) -> Paper:
         abstract=record.get("abstract", ""),
         authors=tuple(Author(name=name) for name in record["authors"]),
         categories=tuple(record["categories"]),
-        url=f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
-        code_url=record.get("github_repo") or None,
+        url=f"{URL_BASE}{number}",
+        pdf_url=f"{URL_BASE}{number}.pdf",
+        code_url=record.get("code") or None,
+        doi=paper_id.value,
         announced=announced,
-        version=version,
         sources=(SOURCE_NAME,),
         signals=signals,
     )
 
 
 class SampleSource(Source):
-    """Real papers bundled with the package, for demos, tests and first runs without network.
+    """Invented demo papers bundled with the package, for demos, tests and first runs offline.
 
     ``days`` limits the output to the first N announcement days, so raising it from run to run
     simulates new papers arriving. With ``shift_to_today`` (the default) the days are re-dated
@@ -73,7 +101,7 @@ class SampleSource(Source):
     """
 
     name = SOURCE_NAME
-    description = "~300 real arXiv papers bundled with papers-digest (offline demo data)"
+    description = "~150 invented demo papers written for papers-digest (offline demo data)"
 
     class Config(ComponentConfig):
         days: int | None = Field(
@@ -85,7 +113,7 @@ class SampleSource(Source):
             default=True,
             description=(
                 "Re-date the announcement days so the latest day emitted is the run's date, "
-                "keeping their spacing; false keeps the real 2025 dates."
+                "keeping their spacing; false keeps their nominal dates (9-11 December 2025)."
             ),
         )
 
@@ -93,7 +121,7 @@ class SampleSource(Source):
 
     def collect(self, context: CollectContext) -> Iterable[Paper]:
         records = load_records()
-        days = sorted({dt.date.fromisoformat(r["announced"]) for r in records})
+        days = sorted({DAY_DATES[r["day"]] for r in records})
         if self.config.days is not None:
             days = days[: self.config.days]
         if not days:
@@ -108,7 +136,7 @@ def _papers(
     records: Iterable[Mapping[str, Any]], days: set[dt.date], shift: dt.timedelta
 ) -> Iterator[Paper]:
     for record in records:
-        announced = dt.date.fromisoformat(record["announced"])
+        announced = DAY_DATES[record["day"]]
         if announced in days:
             yield to_paper(record, announced + shift)
 
