@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, g
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar
 
-from digest.batch import Batch, Mask, Scores
 from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Selection
 
 if TYPE_CHECKING:
     import jinja2
 
+    from digest.batch import Batch, Mask, Scores
     from digest.fetch import SourceHTTP
 
 

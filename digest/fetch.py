@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from digest.errors import SourceError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("digest.fetch")
 
@@ -176,7 +177,7 @@ class Fetcher:
         ``Fetched(not_modified=True, content=b"")``.
         """
         if params:  # merged with any query the URL already has
-            url = str(httpx.URL(url).copy_merge_params(dict(params)))
+            url = with_params(url, params)
         request_headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"}
         if accept:
             request_headers["Accept"] = accept
@@ -221,6 +222,8 @@ class Fetcher:
     def _http(self) -> httpx.Client:
         with self._client_lock:
             if self._client is None:
+                import httpx
+
                 p = self.policy
                 self._client = httpx.Client(
                     timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
@@ -263,6 +266,8 @@ class Fetcher:
     def _once(
         self, origin: str, url: str, headers: Mapping[str, str], deadline: float
     ) -> tuple[int, Mapping[str, str], bytes, str | None]:
+        import httpx as errors  # imported with the client, on the first request
+
         host = urlsplit(url).hostname or ""
         with self._gate(host).turn(self._sleep):
             remaining = deadline - self._clock()
@@ -284,19 +289,19 @@ class Fetcher:
                         )
                     body = b"" if status == 304 else self._read(origin, response, deadline)
                     return status, reply_headers, body, None
-            except httpx.TimeoutException as error:
-                kind = "connect" if isinstance(error, httpx.ConnectTimeout) else "read"
+            except errors.TimeoutException as error:
+                kind = "connect" if isinstance(error, errors.ConnectTimeout) else "read"
                 timeout = (
                     self.policy.connect_timeout if kind == "connect" else self.policy.read_timeout
                 )
                 raise _Retry(f"{kind} timeout after {timeout:g} s") from None
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+            except (errors.RemoteProtocolError, errors.ReadError, errors.WriteError) as error:
                 raise _Retry(f"connection dropped ({type(error).__name__})") from None
-            except httpx.ConnectError as error:
+            except errors.ConnectError as error:
                 raise FetchError(f"{origin}: cannot connect to {host}: {_first(error)}") from None
-            except httpx.DecodingError as error:
+            except errors.DecodingError as error:
                 raise FetchError(f"{origin}: undecodable response ({_first(error)})") from None
-            except httpx.HTTPError as error:
+            except errors.HTTPError as error:
                 raise FetchError(f"{origin}: {type(error).__name__}: {_first(error)}") from None
 
     def _read(
@@ -434,7 +439,7 @@ class SourceHTTP:
         accept: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Fetched:
-        key = str(httpx.URL(url).copy_merge_params(dict(params))) if params else url
+        key = with_params(url, params) if params else url
         etag = self.state.get(f"http.etag {key}") if conditional else None
         modified = self.state.get(f"http.modified {key}") if conditional else None
         fetched = self.fetcher.get(
@@ -446,6 +451,13 @@ class SourceHTTP:
             if fetched.last_modified:
                 self.save(f"http.modified {key}", fetched.last_modified)
         return fetched
+
+
+def with_params(url: str, params: Mapping[str, str]) -> str:
+    """``url`` with ``params`` merged into any query it already has."""
+    import httpx
+
+    return str(httpx.URL(url).copy_merge_params(dict(params)))
 
 
 def policy_from_settings(settings: Any) -> FetchPolicy:

@@ -13,14 +13,9 @@ import pytest
 from digest import Batch, Runtime, Site
 from digest.models import Author, Paper, PaperId, Profile
 from digest.testing import check_filter, check_ranker
-from digest_keywords import (
-    INDEX_KEY,
-    KeywordFilter,
-    KeywordIndex,
-    KeywordRanker,
-    register_filters,
-    register_rankers,
-)
+from digest_keywords import register_filters, register_rankers
+from digest_keywords.components import KeywordFilter, KeywordRanker
+from digest_keywords.index import INDEX_KEY, KeywordIndex
 
 NOW = dt.datetime(2026, 3, 4, 7, tzinfo=dt.UTC)
 RUNTIME = Runtime(

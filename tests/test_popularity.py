@@ -9,7 +9,7 @@ import numpy as np
 from digest.batch import Batch
 from digest.models import Profile
 from digest.testing import NOW, check_ranker, make_paper, make_runtime
-from digest_popularity import PopularityRanker
+from digest_popularity.ranker import PopularityRanker
 
 
 def test_more_upvotes_rank_higher_and_say_so(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import pytest
 from digest import Batch, Runtime, Site
 from digest.models import Paper, PaperId, Profile
 from digest.testing import check_ranker
-from digest_recency import RecencyRanker, register_rankers
+from digest_recency import register_rankers
+from digest_recency.ranker import RecencyRanker
 
 NOW = dt.datetime(2026, 3, 4, 7, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()

@@ -26,8 +26,8 @@ from digest.models import (
     Subscriber,
 )
 from digest.rendering import make_environment
-from digest_email import EmailRenderer
 from digest_email.mjml import compile_mjml_template
+from digest_email.renderer import EmailRenderer
 
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$\r\nInjected: x"
 SHOWN = "<script>alert(1)</script> {{ 7*7 }} & α Injected: x"

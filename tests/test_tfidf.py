@@ -15,8 +15,9 @@ import digest_tfidf
 from digest import Batch, Ranker
 from digest.models import Paper, Profile
 from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
-from digest_svm import SvmRanker
-from digest_tfidf import TfidfRanker, canonical, singular
+from digest_svm.ranker import SvmRanker
+from digest_tfidf.index import canonical, singular
+from digest_tfidf.rankers import TfidfRanker
 
 ROBOTICS = [
     (

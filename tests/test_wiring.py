@@ -114,7 +114,7 @@ def test_an_unused_component_that_cannot_run_is_only_a_warning(tmp_path: Path) -
 
 
 def test_the_semantic_ranker_without_its_extra_is_caught_by_check(tmp_path: Path) -> None:
-    from digest_semantic import SemanticRanker
+    from digest_semantic.ranker import SemanticRanker
 
     if SemanticRanker.unavailable() is None:
         pytest.skip("the [semantic] extra is installed here")

@@ -79,7 +79,79 @@ def _encoded_len(text: str) -> int:
     return encoded + 2 * -(-encoded // 76)
 
 
-class EmailRenderer(Renderer):
+class EmailConfig(ComponentConfig):
+    """``[renderers.<instance>]`` options of :class:`EmailRenderer`."""
+
+    html_template: str = Field(
+        default="email/digest.mjml",
+        description="MJML template for the HTML part (compiled once, then Jinja-rendered).",
+    )
+    card_template: str = Field(
+        default="email/card.html",
+        description="Jinja macros head(p) and tail(p): a paper's card, rendered once.",
+    )
+    card_text_template: str = Field(
+        default="email/card.txt",
+        description="The same for the plain-text part.",
+    )
+    stylesheet: str = Field(
+        default="email/style.css",
+        description="CSS inlined into the compiled email and the cards (found like templates).",
+    )
+    text_template: str = Field(
+        default="email/digest.txt",
+        description="Jinja template for the plain-text part (a .txt name: not autoescaped).",
+    )
+    subject: str = Field(
+        default="{site}: {count} new {papers} for {name} — {top}",
+        description=(
+            "Subject line. Placeholders: {site}, {name}, {count}, {papers} ('paper' or "
+            "'papers'), {top} (the top paper's title, shortened), {date}, {edition}."
+        ),
+    )
+    subject_empty: str = Field(
+        default="{site}: no new papers for {name}",
+        description="Subject line when the selection is empty; same placeholders.",
+    )
+    subject_title_chars: int = Field(
+        default=60, ge=10, le=300, description="Shorten the {top} title to this many chars."
+    )
+    subject_max_chars: int = Field(
+        default=150, ge=30, le=900, description="Shorten the whole subject to this length."
+    )
+    abstract_chars: int = Field(
+        default=500,
+        ge=0,
+        le=20_000,
+        description="Cut abstracts at a word boundary to this many chars; 0 leaves them out.",
+    )
+    max_authors: int = Field(
+        default=3, ge=1, le=100, description="Show this many authors, then 'et al.'."
+    )
+    text_width: int = Field(
+        default=72,
+        ge=30,
+        le=200,
+        description="Wrap the text part's titles and abstracts at this width (before indent).",
+    )
+    html_budget_kb: int = Field(
+        default=90,
+        ge=30,
+        le=10_000,
+        description=(
+            "Largest HTML part in kB as sent (base64-encoded; 1 kB = 1,000 bytes). Gmail "
+            "clips messages above ~102 KB, hiding the footer; papers beyond the budget are "
+            "replaced by a link to the web version."
+        ),
+    )
+
+    @field_validator("subject", "subject_empty")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        return _check_subject(value)
+
+
+class EmailRenderer(Renderer[EmailConfig]):
     """Renders a selection as an email: a subject, a text part and an HTML part.
 
     The MJML template is compiled to HTML once per renderer (Jinja tags left in) and then
@@ -92,78 +164,7 @@ class EmailRenderer(Renderer):
     channel = "email"
     description = "HTML email built from MJML, with a plain-text part and a subject line"
 
-    class Config(ComponentConfig):
-        html_template: str = Field(
-            default="email/digest.mjml",
-            description="MJML template for the HTML part (compiled once, then Jinja-rendered).",
-        )
-        card_template: str = Field(
-            default="email/card.html",
-            description="Jinja macros head(p) and tail(p): a paper's card, rendered once.",
-        )
-        card_text_template: str = Field(
-            default="email/card.txt",
-            description="The same for the plain-text part.",
-        )
-        stylesheet: str = Field(
-            default="email/style.css",
-            description="CSS inlined into the compiled email and the cards (found like templates).",
-        )
-        text_template: str = Field(
-            default="email/digest.txt",
-            description="Jinja template for the plain-text part (a .txt name: not autoescaped).",
-        )
-        subject: str = Field(
-            default="{site}: {count} new {papers} for {name} — {top}",
-            description=(
-                "Subject line. Placeholders: {site}, {name}, {count}, {papers} ('paper' or "
-                "'papers'), {top} (the top paper's title, shortened), {date}, {edition}."
-            ),
-        )
-        subject_empty: str = Field(
-            default="{site}: no new papers for {name}",
-            description="Subject line when the selection is empty; same placeholders.",
-        )
-        subject_title_chars: int = Field(
-            default=60, ge=10, le=300, description="Shorten the {top} title to this many chars."
-        )
-        subject_max_chars: int = Field(
-            default=150, ge=30, le=900, description="Shorten the whole subject to this length."
-        )
-        abstract_chars: int = Field(
-            default=500,
-            ge=0,
-            le=20_000,
-            description="Cut abstracts at a word boundary to this many chars; 0 leaves them out.",
-        )
-        max_authors: int = Field(
-            default=3, ge=1, le=100, description="Show this many authors, then 'et al.'."
-        )
-        text_width: int = Field(
-            default=72,
-            ge=30,
-            le=200,
-            description="Wrap the text part's titles and abstracts at this width (before indent).",
-        )
-        html_budget_kb: int = Field(
-            default=90,
-            ge=30,
-            le=10_000,
-            description=(
-                "Largest HTML part in kB as sent (base64-encoded; 1 kB = 1,000 bytes). Gmail "
-                "clips messages above ~102 KB, hiding the footer; papers beyond the budget are "
-                "replaced by a link to the web version."
-            ),
-        )
-
-        @field_validator("subject", "subject_empty")
-        @classmethod
-        def _placeholders(cls, value: str) -> str:
-            return _check_subject(value)
-
-    config: Config
-
-    def __init__(self, config: ComponentConfig, *, instance: str, runtime: Runtime) -> None:
+    def __init__(self, config: EmailConfig, *, instance: str, runtime: Runtime) -> None:
         super().__init__(config, instance=instance, runtime=runtime)
         self._html: jinja2.Template | None = None
         self._text: jinja2.Template | None = None

@@ -76,7 +76,53 @@ class _ReasonParts(NamedTuple):
     json: str  # the JSON array of the reasons
 
 
-class FeedRenderer(Renderer):
+class FeedConfig(ComponentConfig):
+    """``[renderers.<instance>]`` options of :class:`FeedRenderer`."""
+
+    rss_template: str = Field(default="feed/rss.xml", description="Jinja RSS 2.0 template.")
+    atom_template: str = Field(default="feed/atom.xml", description="Jinja Atom template.")
+    parts_template: str = Field(
+        default="feed/parts.xml",
+        description="Macros for the per-paper parts of entries, rendered once per paper.",
+    )
+    max_entries: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most entries per feed: this edition's papers, then earlier ones.",
+    )
+    max_authors: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="List this many authors per entry, then 'et al.' (papers can have 1000s).",
+    )
+    abstract_chars: int | None = Field(
+        default=None,
+        ge=50,
+        description="Cut abstracts at a word boundary to this many characters; unset: full.",
+    )
+    atom_id_prefix: str = Field(
+        default="tag:papers-digest.org,2024:",
+        description=(
+            "Atom entry ids are this prefix + the canonical paper id, e.g. "
+            "tag:papers-digest.org,2024:arxiv:2406.01234 (a valid RFC 4151 IRI). "
+            "An empty prefix uses the canonical id itself (arxiv:2406.01234)."
+        ),
+    )
+    ttl_minutes: int = Field(
+        default=60, ge=1, description="RSS <ttl>: how long readers may cache the feed."
+    )
+
+    @field_validator("atom_id_prefix")
+    @classmethod
+    def _iri_prefix(cls, value: str) -> str:
+        if not _IRI_PREFIX.fullmatch(value):
+            raise ValueError("must be empty or start an IRI (scheme:…), without spaces")
+        return value
+
+
+class FeedRenderer(Renderer[FeedConfig]):
     """Renders a subscriber's feed as RSS 2.0 and Atom from Jinja XML templates, and as
     JSON Feed 1.1 (``feed.json``) from JSON fragments pre-serialised per paper.
 
@@ -91,52 +137,7 @@ class FeedRenderer(Renderer):
     channel = "feed"
     description = "RSS 2.0, Atom and JSON Feed 1.1 feeds with scores and reasons per entry"
 
-    class Config(ComponentConfig):
-        rss_template: str = Field(default="feed/rss.xml", description="Jinja RSS 2.0 template.")
-        atom_template: str = Field(default="feed/atom.xml", description="Jinja Atom template.")
-        parts_template: str = Field(
-            default="feed/parts.xml",
-            description="Macros for the per-paper parts of entries, rendered once per paper.",
-        )
-        max_entries: int = Field(
-            default=50,
-            ge=1,
-            le=1000,
-            description="Most entries per feed: this edition's papers, then earlier ones.",
-        )
-        max_authors: int = Field(
-            default=20,
-            ge=1,
-            le=1000,
-            description="List this many authors per entry, then 'et al.' (papers can have 1000s).",
-        )
-        abstract_chars: int | None = Field(
-            default=None,
-            ge=50,
-            description="Cut abstracts at a word boundary to this many characters; unset: full.",
-        )
-        atom_id_prefix: str = Field(
-            default="tag:papers-digest.org,2024:",
-            description=(
-                "Atom entry ids are this prefix + the canonical paper id, e.g. "
-                "tag:papers-digest.org,2024:arxiv:2406.01234 (a valid RFC 4151 IRI). "
-                "An empty prefix uses the canonical id itself (arxiv:2406.01234)."
-            ),
-        )
-        ttl_minutes: int = Field(
-            default=60, ge=1, description="RSS <ttl>: how long readers may cache the feed."
-        )
-
-        @field_validator("atom_id_prefix")
-        @classmethod
-        def _iri_prefix(cls, value: str) -> str:
-            if not _IRI_PREFIX.fullmatch(value):
-                raise ValueError("must be empty or start an IRI (scheme:…), without spaces")
-            return value
-
-    config: Config
-
-    def __init__(self, config: ComponentConfig, *, instance: str, runtime: Runtime) -> None:
+    def __init__(self, config: FeedConfig, *, instance: str, runtime: Runtime) -> None:
         super().__init__(config, instance=instance, runtime=runtime)
         self._rss: jinja2.Template | None = None
         self._atom: jinja2.Template | None = None

@@ -64,7 +64,29 @@ class KeywordFilter(Filter):
         return mask
 
 
-class KeywordRanker(Ranker):
+class KeywordRankerConfig(ComponentConfig):
+    """``[rankers.<instance>]`` options of :class:`KeywordRanker`."""
+
+    title_weight: float = Field(
+        default=1.0, ge=0, description="Added per keyword found in the title."
+    )
+    abstract_weight: float = Field(
+        default=0.5, ge=0, description="Added per keyword found only in the abstract."
+    )
+    category_weight: float = Field(
+        default=1.0, ge=0, description="Added when the paper's primary category matches."
+    )
+    cross_list_weight: float = Field(
+        default=0.75,
+        ge=0,
+        description="Added when only a cross-listed (secondary) category matches.",
+    )
+    author_weight: float = Field(
+        default=2.0, ge=0, description="Added per followed author of the paper."
+    )
+
+
+class KeywordRanker(Ranker[KeywordRankerConfig]):
     """Scores papers by how well they match the subscriber's keywords, categories and authors.
 
     Each match adds its weight to a raw sum — a keyword in the title (1) more than one only in
@@ -77,26 +99,6 @@ class KeywordRanker(Ranker):
     name = "keywords"
     description = "score papers by matching keywords (title above abstract), categories, authors"
 
-    class Config(ComponentConfig):
-        title_weight: float = Field(
-            default=1.0, ge=0, description="Added per keyword found in the title."
-        )
-        abstract_weight: float = Field(
-            default=0.5, ge=0, description="Added per keyword found only in the abstract."
-        )
-        category_weight: float = Field(
-            default=1.0, ge=0, description="Added when the paper's primary category matches."
-        )
-        cross_list_weight: float = Field(
-            default=0.75,
-            ge=0,
-            description="Added when only a cross-listed (secondary) category matches.",
-        )
-        author_weight: float = Field(
-            default=2.0, ge=0, description="Added per followed author of the paper."
-        )
-
-    config: Config
     #: the profile ``explain`` resolved last, see :meth:`_explainer`
     _last: tuple[Profile, Batch, _Explainer] | None = None
 

@@ -88,7 +88,19 @@ class _Resolved:
     text: Vectors | None  # unit vector of interests + keywords
 
 
-class SemanticRanker(Ranker):
+class SemanticConfig(ComponentConfig):
+    """``[rankers.<instance>]`` options of :class:`SemanticRanker`."""
+
+    batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per model call.")
+    text: Literal["title", "title+abstract"] = Field(
+        default="title+abstract", description="What of each paper is embedded."
+    )
+    max_chars: int = Field(
+        default=1000, ge=0, description="Abstracts are cut to this many characters (cost)."
+    )
+
+
+class SemanticRanker(Ranker[SemanticConfig]):
     """Scores closeness in meaning (all-MiniLM-L6-v2 sentence embeddings) to liked papers.
 
     Each candidate scores the mean of its top-3 cosine similarities to single liked papers
@@ -100,17 +112,6 @@ class SemanticRanker(Ranker):
 
     name = "semantic"
     description = "closeness in meaning to liked papers and interests (MiniLM embeddings)"
-
-    class Config(ComponentConfig):
-        batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per model call.")
-        text: Literal["title", "title+abstract"] = Field(
-            default="title+abstract", description="What of each paper is embedded."
-        )
-        max_chars: int = Field(
-            default=1000, ge=0, description="Abstracts are cut to this many characters (cost)."
-        )
-
-    config: Config
 
     #: the model, loaded once per process
     _model: ClassVar[_Encoder | None] = None

@@ -1,28 +1,22 @@
-"""The built-in ``smtp`` deliverer: digest emails over SMTP. See :class:`SmtpDeliverer`.
+"""The built-in ``smtp`` deliverer: digest emails over SMTP.
 
-```toml
-[deliverers.smtp]
-component = "smtp"
-host = "smtp.example.org"
-port = 587
-security = "starttls"
-username = "digest@example.org"
-password_env = "SMTP_PASSWORD"
-rate = 10
-dkim_selector = "digest"
-dkim_domain = "example.org"
-dkim_key_file = "dkim.pem"
-```
+See :class:`digest_smtp.deliverer.SmtpDeliverer` and ``config.example.toml``. Component modules
+are imported by the hooks, not here: every ``digest`` command (``--help`` too) imports this
+entry-point module.
 """
 
 from __future__ import annotations
 
-from digest import Deliverer, hookimpl
-from digest_smtp.deliverer import SmtpDeliverer
+from typing import TYPE_CHECKING
 
-__all__ = ["SmtpDeliverer", "register_deliverers"]
+from digest import hookimpl
+
+if TYPE_CHECKING:
+    from digest import Deliverer
 
 
 @hookimpl
 def register_deliverers() -> list[type[Deliverer]]:
+    from digest_smtp.deliverer import SmtpDeliverer
+
     return [SmtpDeliverer]

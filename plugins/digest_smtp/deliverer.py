@@ -109,7 +109,94 @@ def stuff(message: bytes) -> bytes:
     return data + b".\r\n"
 
 
-class SmtpDeliverer(Deliverer):
+class SmtpConfig(DelivererConfig):
+    """``[deliverers.<instance>]`` options of :class:`SmtpDeliverer`."""
+
+    host: str = Field(
+        "localhost", min_length=1, pattern=r"^[^\s/]+$", description="SMTP server host name"
+    )
+    port: int = Field(
+        587, ge=1, le=65535, description="SMTP port: 587 for STARTTLS, 465 for TLS, 25"
+    )
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description=(
+            '"starttls" (upgrade a plain connection, port 587), "tls" (implicit TLS, port '
+            '465) or "none" (plain text: only for a relay on localhost)'
+        ),
+    )
+    username: str | None = Field(None, description="AUTH user name; none: no AUTH")
+    password_env: str | None = Field(
+        None, description="name of the environment variable holding the AUTH password"
+    )
+    timeout: float = Field(
+        30.0, gt=0, description="seconds to wait for the server on each command or message"
+    )
+    connections: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description=(
+            "connections per process: messages are sent over them while the next ones "
+            "are rendered (at most this many plus one in flight)"
+        ),
+    )
+    rate: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "messages per second per process (each worker process has its own limit); "
+            "none: unlimited"
+        ),
+    )
+    retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="retries per message after 4xx replies, disconnects and timeouts",
+    )
+    backoff: float = Field(
+        1.0, ge=0, description="seconds before the first retry, doubled for each next one"
+    )
+    envelope_from: str | None = Field(
+        None, description="envelope sender (bounce address); default: the [digest] sender"
+    )
+    dkim_selector: str | None = Field(
+        None,
+        pattern=_DNS_NAME,
+        description="DKIM selector (the DNS record is <selector>._domainkey.<domain>)",
+    )
+    dkim_domain: str | None = Field(
+        None,
+        pattern=_DNS_NAME,
+        description="DKIM signing domain (d=); align it with the From domain",
+    )
+    dkim_key_file: Path | None = Field(
+        None, description="PEM file with the DKIM RSA private key (relative: to the config)"
+    )
+    verify_tls: bool = Field(
+        True, description="verify the server's certificate and host name (keep it on)"
+    )
+    ca_file: Path | None = Field(
+        None, description="PEM CA certificate(s) to trust instead of the system store"
+    )
+    local_hostname: str | None = Field(
+        None, pattern=_DNS_NAME, description="name sent in EHLO; default: this machine's FQDN"
+    )
+
+    @model_validator(mode="after")
+    def _together(self) -> SmtpConfig:
+        dkim = (self.dkim_selector, self.dkim_domain, self.dkim_key_file)
+        if any(v is not None for v in dkim) and not all(v is not None for v in dkim):
+            raise ValueError("dkim_selector, dkim_domain and dkim_key_file go together")
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("username and password_env go together")
+        if self.envelope_from is not None and not _valid_address(self.envelope_from):
+            raise ValueError(f"envelope_from {self.envelope_from!r} is not an email address")
+        return self
+
+
+class SmtpDeliverer(Deliverer[SmtpConfig]):
     """Sends each digest email over SMTP, exactly once per recipient as far as SMTP allows.
 
     The core hands over the complete message (``parcel.message``); this deliverer optionally
@@ -136,92 +223,6 @@ class SmtpDeliverer(Deliverer):
     description = "Send digest emails over SMTP (TLS, AUTH, pooled connections, rate limit, DKIM)"
     channels = ("email",)
     idempotent = False
-
-    class Config(DelivererConfig):
-        host: str = Field(
-            "localhost", min_length=1, pattern=r"^[^\s/]+$", description="SMTP server host name"
-        )
-        port: int = Field(
-            587, ge=1, le=65535, description="SMTP port: 587 for STARTTLS, 465 for TLS, 25"
-        )
-        security: Literal["starttls", "tls", "none"] = Field(
-            "starttls",
-            description=(
-                '"starttls" (upgrade a plain connection, port 587), "tls" (implicit TLS, port '
-                '465) or "none" (plain text: only for a relay on localhost)'
-            ),
-        )
-        username: str | None = Field(None, description="AUTH user name; none: no AUTH")
-        password_env: str | None = Field(
-            None, description="name of the environment variable holding the AUTH password"
-        )
-        timeout: float = Field(
-            30.0, gt=0, description="seconds to wait for the server on each command or message"
-        )
-        connections: int = Field(
-            1,
-            ge=1,
-            le=100,
-            description=(
-                "connections per process: messages are sent over them while the next ones "
-                "are rendered (at most this many plus one in flight)"
-            ),
-        )
-        rate: float | None = Field(
-            None,
-            gt=0,
-            description=(
-                "messages per second per process (each worker process has its own limit); "
-                "none: unlimited"
-            ),
-        )
-        retries: int = Field(
-            3,
-            ge=0,
-            le=20,
-            description="retries per message after 4xx replies, disconnects and timeouts",
-        )
-        backoff: float = Field(
-            1.0, ge=0, description="seconds before the first retry, doubled for each next one"
-        )
-        envelope_from: str | None = Field(
-            None, description="envelope sender (bounce address); default: the [digest] sender"
-        )
-        dkim_selector: str | None = Field(
-            None,
-            pattern=_DNS_NAME,
-            description="DKIM selector (the DNS record is <selector>._domainkey.<domain>)",
-        )
-        dkim_domain: str | None = Field(
-            None,
-            pattern=_DNS_NAME,
-            description="DKIM signing domain (d=); align it with the From domain",
-        )
-        dkim_key_file: Path | None = Field(
-            None, description="PEM file with the DKIM RSA private key (relative: to the config)"
-        )
-        verify_tls: bool = Field(
-            True, description="verify the server's certificate and host name (keep it on)"
-        )
-        ca_file: Path | None = Field(
-            None, description="PEM CA certificate(s) to trust instead of the system store"
-        )
-        local_hostname: str | None = Field(
-            None, pattern=_DNS_NAME, description="name sent in EHLO; default: this machine's FQDN"
-        )
-
-        @model_validator(mode="after")
-        def _together(self) -> SmtpDeliverer.Config:
-            dkim = (self.dkim_selector, self.dkim_domain, self.dkim_key_file)
-            if any(v is not None for v in dkim) and not all(v is not None for v in dkim):
-                raise ValueError("dkim_selector, dkim_domain and dkim_key_file go together")
-            if (self.username is None) != (self.password_env is None):
-                raise ValueError("username and password_env go together")
-            if self.envelope_from is not None and not _valid_address(self.envelope_from):
-                raise ValueError(f"envelope_from {self.envelope_from!r} is not an email address")
-            return self
-
-    config: Config
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

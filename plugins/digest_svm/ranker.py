@@ -13,14 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]
 from pydantic import Field
-from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
-from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 
 from digest import Batch, Scores, one_line, truncate
 from digest.models import Profile, Reason
-from digest_tfidf.index import Floats, Resolved, TfidfIndex, Vector
+from digest_tfidf.index import Floats, Resolved, TfidfIndex, Vector, sparse
 from digest_tfidf.rankers import IndexConfig, IndexRanker
 
 __all__ = ["SvmRanker"]
@@ -38,7 +35,32 @@ class _Trained:
     scores: Scores
 
 
-class SvmRanker(IndexRanker):
+class SvmConfig(IndexConfig):
+    """``[rankers.<instance>]`` options of :class:`SvmRanker`."""
+
+    C: float = Field(
+        default=0.1,
+        gt=0,
+        description="Inverse regularisation strength of the linear SVM (smaller: smoother).",
+    )
+    steepness: float = Field(
+        default=2.0,
+        gt=0,
+        description="Slope of the logistic squashing of the SVM decision value into [0, 1].",
+    )
+    max_iter: int = Field(
+        default=1000, ge=10, description="Iteration cap of the SVM solver per subscriber."
+    )
+    min_candidates: int = Field(
+        default=50,
+        ge=2,
+        description="Abstain (score 0) with fewer candidates: the other papers of the batch "
+        "are the SVM's negatives, and a handful of them teaches it nothing (other rankers "
+        "then decide).",
+    )
+
+
+class SvmRanker(IndexRanker[SvmConfig]):
     """Scores papers with a linear SVM trained per subscriber, like arxiv-sanity.
 
     The subscriber's liked papers are the positives, the batch's other papers (and their
@@ -49,30 +71,6 @@ class SvmRanker(IndexRanker):
 
     name = "svm"
     description = "a per-subscriber linear SVM on TF-IDF vectors: liked papers vs the batch"
-
-    class Config(IndexConfig):
-        C: float = Field(
-            default=0.1,
-            gt=0,
-            description="Inverse regularisation strength of the linear SVM (smaller: smoother).",
-        )
-        steepness: float = Field(
-            default=2.0,
-            gt=0,
-            description="Slope of the logistic squashing of the SVM decision value into [0, 1].",
-        )
-        max_iter: int = Field(
-            default=1000, ge=10, description="Iteration cap of the SVM solver per subscriber."
-        )
-        min_candidates: int = Field(
-            default=50,
-            ge=2,
-            description="Abstain (score 0) with fewer candidates: the other papers of the batch "
-            "are the SVM's negatives, and a handful of them teaches it nothing (other rankers "
-            "then decide).",
-        )
-
-    config: Config
 
     def _trained(self, profile: Profile, batch: Batch) -> _Trained | None:
         trained: _Trained | None = self._per_subscriber(profile, batch, self._train)
@@ -101,7 +99,7 @@ class SvmRanker(IndexRanker):
             return None
         features = index.matrix
         if extra:
-            rows = sp.csr_matrix(
+            rows = sparse().csr_matrix(
                 (
                     np.concatenate([e[1] for e in extra]),
                     np.concatenate([e[0] for e in extra]),
@@ -110,10 +108,14 @@ class SvmRanker(IndexRanker):
                 shape=(len(extra), index.size),
                 dtype=features.dtype,
             )
-            features = sp.vstack([features, rows], format="csr")
+            features = sparse().vstack([features, rows], format="csr")
             labels = np.concatenate([labels, np.array([e[2] for e in extra], dtype=np.int8)])
         if labels.min() == labels.max():  # every liked paper also disliked: no positives
             return None
+        # scikit-learn is slow to import: only when a subscriber's SVM is trained.
+        from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
+        from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
+
         model = LinearSVC(
             C=self.config.C,
             class_weight="balanced",

@@ -33,14 +33,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # type: ignore[import-untyped]
 
 from digest import Batch, canonical_ref
 from digest.models import Paper
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # type: ignore[import-untyped]
 
 __all__ = [
     "Resolved",
@@ -59,7 +61,6 @@ __all__ = [
 _SMALL_BATCH = 20
 _DTYPE = np.float32
 _TOKENS = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b")
-_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 #: words ending in "s" that are not plurals (or whose singular reads wrong)
 _NOT_PLURAL = frozenset(
     {
@@ -88,9 +89,26 @@ def singular(word: str) -> str:
     return word[:-1]
 
 
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    # scikit-learn's English list, imported on first use: scikit-learn takes ~0.6 s to import,
+    # which every `digest` command (--help too) would pay when the plugin loads.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # type: ignore[import-untyped]
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def sparse() -> Any:
+    """``scipy.sparse``, imported on first use (for the same reason)."""
+    import scipy.sparse
+
+    return scipy.sparse
+
+
 def analyze(text: str) -> list[str]:
     """The terms of a text: words (stop words dropped, plurals folded), then word pairs."""
-    words = [singular(token) for token in _TOKENS.findall(text.lower()) if token not in _STOP_WORDS]
+    stop = _stop_words()
+    words = [singular(token) for token in _TOKENS.findall(text.lower()) if token not in stop]
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
@@ -329,7 +347,7 @@ class TfidfIndex:
 
     def stack(self, vectors: Sequence[Vector]) -> sp.csr_matrix:
         """Vectors as the rows of a sparse ``len(vectors) × width`` matrix."""
-        return sp.csr_matrix(
+        return sparse().csr_matrix(
             (
                 np.concatenate([v.data for v in vectors]),
                 np.concatenate([v.indices for v in vectors]),
@@ -373,7 +391,7 @@ class TfidfIndex:
 
 
 def _empty_index(batch: Batch, title_weight: int) -> TfidfIndex:
-    nothing = sp.csr_matrix((len(batch), 0), dtype=_DTYPE)
+    nothing = sparse().csr_matrix((len(batch), 0), dtype=_DTYPE)
     return TfidfIndex(
         {}, np.zeros(0, dtype=_DTYPE), nothing, nothing, title_weight, np.zeros(0, dtype=np.str_)
     )
@@ -396,7 +414,7 @@ def _count(texts: Sequence[str]) -> tuple[list[str], sp.csr_matrix]:
         columns.extend(found)
         counts.extend(found.values())
         indptr.append(len(columns))
-    matrix = sp.csr_matrix(
+    matrix = sparse().csr_matrix(
         (
             np.asarray(counts, dtype=_DTYPE),
             np.asarray(columns, dtype=np.int32),
@@ -442,7 +460,7 @@ def _fit(
     if alone.any():
         rare_norms = np.sqrt(np.asarray(rare_part.multiply(rare_part).sum(axis=1)).ravel())
         norms[alone] = rare_norms[alone]
-    scale = sp.diags((1.0 / np.where(norms > 0, norms, 1.0)).astype(_DTYPE))
+    scale = sparse().diags((1.0 / np.where(norms > 0, norms, 1.0)).astype(_DTYPE))
     matrix = (scale @ matrix).astype(_DTYPE).tocsr()
     rare_part = (scale @ rare_part).astype(_DTYPE).tocsr()
     matrix.sort_indices()

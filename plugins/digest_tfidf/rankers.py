@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]
 from pydantic import Field
+from typing_extensions import TypeVar
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # type: ignore[import-untyped]
 
 from digest import Batch, ComponentConfig, Ranker, Scores, one_line, truncate
 from digest.models import Paper, Profile, Reason
@@ -57,10 +60,12 @@ class IndexConfig(ComponentConfig):
     )
 
 
-class IndexRanker(Ranker):
-    """Base of rankers that score with the run's :class:`~digest_tfidf.index.TfidfIndex`."""
+#: the config of a ranker on the index: the vectoriser options plus its own
+IC = TypeVar("IC", bound=IndexConfig, default=IndexConfig, covariant=True)
 
-    config: IndexConfig
+
+class IndexRanker(Ranker[IC]):
+    """Base of rankers that score with the run's :class:`~digest_tfidf.index.TfidfIndex`."""
 
     @property
     def _key(self) -> str:
@@ -122,7 +127,51 @@ class _Interest:
     neighbours: sp.csr_matrix | None = None
 
 
-class TfidfRanker(IndexRanker):
+class TfidfConfig(IndexConfig):
+    """``[rankers.<instance>]`` options of :class:`TfidfRanker`."""
+
+    interests_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of the interests/keywords text in the profile when the "
+        "subscriber also has liked papers (the liked papers' centroid gets the rest).",
+    )
+    disliked_weight: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="How much of the disliked papers' centroid is subtracted from the "
+        "profile (Rocchio-style).",
+    )
+    contrast: float = Field(
+        default=0.7,
+        ge=0,
+        le=2,
+        description="How much of the whole batch's centroid is subtracted from the profile, "
+        "so that what all papers share does not count (batches of contrast_from papers or "
+        "more: a handful of candidates has no meaningful centroid).",
+    )
+    contrast_from: int = Field(
+        default=50, ge=2, description="Smallest batch the contrast applies to."
+    )
+    neighbours: int = Field(
+        default=3,
+        ge=0,
+        description="In batches under contrast_from papers, half of a paper's score is its "
+        "mean similarity to this many of the subscriber's liked papers closest to it (a "
+        "handful of candidates has no centroid to contrast with, and one average of broad "
+        "interests blurs them); 0 scores by the profile alone.",
+    )
+    saturation: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Cosine similarity that scores 1; lower similarities scale linearly.",
+    )
+
+
+class TfidfRanker(IndexRanker[TfidfConfig]):
     """Scores each paper by its TF-IDF cosine similarity to the subscriber's profile.
 
     The profile vector mixes the subscriber's ``interests`` and ``keywords`` text with the
@@ -136,49 +185,6 @@ class TfidfRanker(IndexRanker):
 
     name = "tfidf"
     description = "relevance to the subscriber's interests and liked papers (TF-IDF cosine)"
-
-    class Config(IndexConfig):
-        interests_weight: float = Field(
-            default=0.5,
-            ge=0,
-            le=1,
-            description="Share of the interests/keywords text in the profile when the "
-            "subscriber also has liked papers (the liked papers' centroid gets the rest).",
-        )
-        disliked_weight: float = Field(
-            default=0.25,
-            ge=0,
-            le=1,
-            description="How much of the disliked papers' centroid is subtracted from the "
-            "profile (Rocchio-style).",
-        )
-        contrast: float = Field(
-            default=0.7,
-            ge=0,
-            le=2,
-            description="How much of the whole batch's centroid is subtracted from the profile, "
-            "so that what all papers share does not count (batches of contrast_from papers or "
-            "more: a handful of candidates has no meaningful centroid).",
-        )
-        contrast_from: int = Field(
-            default=50, ge=2, description="Smallest batch the contrast applies to."
-        )
-        neighbours: int = Field(
-            default=3,
-            ge=0,
-            description="In batches under contrast_from papers, half of a paper's score is its "
-            "mean similarity to this many of the subscriber's liked papers closest to it (a "
-            "handful of candidates has no centroid to contrast with, and one average of broad "
-            "interests blurs them); 0 scores by the profile alone.",
-        )
-        saturation: float = Field(
-            default=1.0,
-            gt=0,
-            le=1,
-            description="Cosine similarity that scores 1; lower similarities scale linearly.",
-        )
-
-    config: Config
 
     def _interest(self, profile: Profile, batch: Batch) -> _Interest | None:
         interest: _Interest | None = self._per_subscriber(profile, batch, self._build)
