@@ -12,12 +12,13 @@ Plugin authors use these in their own test suites::
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+from digest import checks
 from digest.batch import Batch
 from digest.components import (
     CollectContext,
@@ -48,6 +49,8 @@ from digest.models import (
 )
 from digest.plugins import PluginHost
 from digest.rendering import make_environment
+
+T = TypeVar("T")
 
 HOSTILE_TITLE = "<script>alert(1)</script> {{ 7*7 }} & $\\alpha$-nets\r\nBcc: victim@example.org"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -217,14 +220,23 @@ def check_component_class(cls: type[Component]) -> None:
     assert cls.Config.model_config.get("extra") == "forbid", "Config must forbid unknown keys"
 
 
+def _contract(what: str, check: Callable[..., T], value: object, *args: object) -> T:
+    """``check(value, *args)``, one of the core's own checks (:mod:`digest.checks`): the test
+    fails where the core would drop the component, with the same message."""
+    try:
+        return check(value, *args)
+    except checks.ContractError as error:
+        raise AssertionError(f"{what} {error}") from None
+
+
 def check_source(
     source: Source, *, now: dt.datetime = NOW, context: CollectContext | None = None
 ) -> list[Paper]:
     """``collect`` yields Papers with canonical ids and readable titles; returns them."""
     check_component_class(type(source))
-    papers = list(source.collect(context or make_context(now=now)))
+    collected = source.collect(context or make_context(now=now))
+    papers = [_contract("collect()", checks.paper, item) for item in collected]
     for paper in papers:
-        assert isinstance(paper, Paper), f"collect() yielded {type(paper).__name__}, not Paper"
         assert paper.id.kind in ("arxiv", "doi", "fp", "url"), f"bad id {paper.id}"
         assert paper.title.strip(), f"{paper.id} has an empty title"
         if paper.id.kind == "arxiv":
@@ -246,29 +258,24 @@ def check_filter(component: Filter, batch: Batch | None = None) -> None:
     batch = batch or make_batch()
     component.prepare(batch)
     for profile in _profiles():
-        mask = component.keep(profile, batch)
+        mask = _contract("keep()", checks.mask, component.keep(profile, batch), len(batch))
         if mask is None:
             continue
-        mask = np.asarray(mask)
-        assert mask.shape == (len(batch),), f"keep() gave shape {mask.shape}, want ({len(batch)},)"
-        assert mask.dtype == np.bool_, f"keep() gave dtype {mask.dtype}, want bool"
         again = component.keep(profile, batch)
         assert again is not None and np.array_equal(mask, np.asarray(again)), "not deterministic"
 
 
 def check_ranker(component: Ranker, batch: Batch | None = None) -> None:
-    """``score`` gives one finite score in [0, 1] per paper; ``explain`` gives Reasons."""
+    """``score`` gives one finite score in [0, 1] per paper; ``explain`` gives one-line
+    Reasons; ``vectors``, if any, has one row per paper."""
     check_component_class(type(component))
     batch = batch or make_batch()
     component.prepare(batch)
     for profile in _profiles():
-        scores = np.asarray(component.score(profile, batch), dtype=np.float64)
-        assert scores.shape == (len(batch),), f"score() gave shape {scores.shape}"
-        assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores), f"out of [0,1]: {scores}"
+        _contract("score()", checks.scores, component.score(profile, batch), len(batch))
         for position in range(len(batch)):
-            for reason in component.explain(profile, batch, position):
-                assert isinstance(reason, Reason), "explain() must return Reason objects"
-                assert reason.text and "\n" not in reason.text, "reason text must be one line"
+            _contract("explain()", checks.reasons, component.explain(profile, batch, position))
+    _contract("vectors()", checks.vectors, component.vectors(batch), len(batch))
 
 
 def check_renderer(component: Renderer, selection: Selection | None = None) -> None:
@@ -276,10 +283,9 @@ def check_renderer(component: Renderer, selection: Selection | None = None) -> N
     check_component_class(type(component))
     selection = selection or make_selection()
     component.prepare(make_batch([i.paper for i in selection.items]))
-    artifacts = list(component.render(selection))
+    artifacts = _contract("render()", checks.artifacts, component.render(selection))
     assert artifacts, "render() returned no artifacts"
     for artifact in artifacts:
-        assert isinstance(artifact.content, str), f"{artifact.role}: content must be str"
         markup = "html" in artifact.media_type or artifact.media_type.endswith("xml")
         if markup:  # plain text shows "<script>" as the characters it is
             assert "<script>alert(1)" not in artifact.content, f"{artifact.role}: raw <script>"
@@ -298,10 +304,9 @@ def check_deliverer(component: Deliverer, parcels: Iterable[Parcel]) -> list[Out
     try:
         outcomes = []
         for parcel in parcels:
-            first = component.deliver(parcel)
-            assert isinstance(first, Outcome), "deliver() must return an Outcome"
+            first = _contract("deliver()", checks.outcome, component.deliver(parcel))
             outcomes.append(first)
-            again = component.deliver(parcel)
+            again = _contract("deliver()", checks.outcome, component.deliver(parcel))
             assert again.status == first.status, "delivering twice changed the outcome"
         return outcomes
     finally:

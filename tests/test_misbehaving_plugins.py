@@ -3,6 +3,7 @@ component is dropped for the rest of the run, and everything else goes on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -254,3 +255,21 @@ def test_a_deliverer_returning_garbage_is_named_and_its_parcels_retried_later(
     # Nobody knows whether that message left: it stays claimed for the next run (same
     # Message-ID), and the edition is not complete.
     assert len(report.deferred) == 5
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("short", "score() returned 1 score for 5 papers"),
+        ("nan", "score() returned 5 scores that are NaN or infinite"),
+        ("bad-reasons", "explain() returned a str in its explain() result, not a Reason"),
+    ],
+)
+def test_the_contract_checks_plugin_authors_run_say_what_the_core_would(
+    tmp_path: Path, mode: str, message: str
+) -> None:
+    from digest.testing import check_ranker, make_runtime
+
+    ranker = BadRanker(BadConfig(mode=mode), instance="bad", runtime=make_runtime(tmp_path))
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        check_ranker(ranker)
