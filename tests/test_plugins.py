@@ -285,3 +285,24 @@ def test_plugins_list_their_components_and_whether_they_can_run() -> None:
     assert (rss.kind, rss.name, rss.aliases) == ("sources", "rss", ("feed",))
     assert all(c.unavailable is None for c in infos["tfidf"].components)
     assert infos["tfidf"].builtin
+
+
+#: what `digest --help` must not import: every command would pay for it
+HEAVY = ("numpy", "scipy", "sklearn", "torch", "sqlalchemy", "fastapi", "uvicorn", "httpx")
+
+
+def test_digest_help_imports_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from digest.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('digest_'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy, plugins = out.stdout.strip().splitlines()[-2:]
+    assert heavy == "", f"digest --help imported {heavy}"
+    assert "digest_tfidf" in plugins, "the plugins were loaded (for register_commands)"
