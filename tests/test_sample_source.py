@@ -7,6 +7,8 @@ import gzip
 import importlib.resources
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -20,8 +22,9 @@ import pytest
 from digest import Batch, CollectContext, Runtime, Site
 from digest.models import Paper, Profile
 from digest.testing import check_source, make_runtime
-from digest_keywords import KeywordFilter, KeywordRanker
-from digest_sample import SampleSource, register_sources
+from digest_keywords.components import KeywordFilter, KeywordRanker, KeywordRankerConfig
+from digest_sample import register_sources
+from digest_sample.source import SampleConfig, SampleSource
 
 NOW = dt.datetime(2026, 3, 4, 7, 30, tzinfo=dt.UTC)
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -42,9 +45,7 @@ def runtime(tmp_path: Path) -> Runtime:
 
 
 def collect(tmp_path: Path, now: dt.datetime = NOW, **config: Any) -> list[Paper]:
-    source = SampleSource(
-        SampleSource.Config(**config), instance="sample", runtime=runtime(tmp_path)
-    )
+    source = SampleSource(SampleConfig(**config), instance="sample", runtime=runtime(tmp_path))
     return list(source.collect(CollectContext(now=now, state={})))
 
 
@@ -67,10 +68,17 @@ def test_registers_the_sample_source() -> None:
     assert SampleSource.name == "sample"
     assert "invented" in SampleSource.description
     assert "real" not in SampleSource.description
+    assert SampleSource.Config is SampleConfig
+
+
+def test_the_entry_point_module_imports_the_source_only_when_registering() -> None:
+    # Every `digest` command loads the entry-point module: it must stay cheap.
+    code = "import sys, digest_sample; assert 'digest_sample.source' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_keeps_the_source_contract(tmp_path: Path) -> None:
-    source = SampleSource(SampleSource.Config(), instance="sample", runtime=make_runtime(tmp_path))
+    source = SampleSource(SampleConfig(), instance="sample", runtime=make_runtime(tmp_path))
     assert len(check_source(source)) == 150
 
 
@@ -232,7 +240,7 @@ def test_each_example_subscriber_finds_clearly_relevant_papers_every_day(
 def test_the_keyword_ranker_puts_on_topic_papers_first(tmp_path: Path, profile: Profile) -> None:
     papers = keep(tmp_path, profile, collect(tmp_path))
     batch = Batch(papers, now=NOW)
-    ranker = KeywordRanker(KeywordRanker.Config(), instance="keywords", runtime=runtime(tmp_path))
+    ranker = KeywordRanker(KeywordRankerConfig(), instance="keywords", runtime=runtime(tmp_path))
     ranker.prepare(batch)
     scores = np.asarray(ranker.score(profile, batch))
     top = [papers[i] for i in np.argsort(-scores, kind="stable")[: MAX_ITEMS[profile]]]
@@ -324,9 +332,9 @@ def test_nominal_dates_without_shift_are_three_consecutive_days(tmp_path: Path) 
 
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(pydantic.ValidationError):
-        SampleSource.Config(days=0)
+        SampleConfig(days=0)
     with pytest.raises(pydantic.ValidationError):
-        SampleSource.Config(dayz=1)  # type: ignore[call-arg]
+        SampleConfig(dayz=1)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
