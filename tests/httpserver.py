@@ -1,8 +1,18 @@
-"""A real HTTP server on 127.0.0.1 for source tests: recorded fixtures plus scripted replies.
+"""A real HTTP server on 127.0.0.1 for source tests: fixture files plus scripted replies.
 
-Files under ``../shared/fixtures`` are served as they are (with ETag / Last-Modified and
-304s); ``route()`` scripts any other reply — a status, headers, a body, a delay, a redirect —
-so tests go through real sockets and the real HTTP client, never a mocked library.
+Two layers of files are served, as they are (with ETag / Last-Modified and 304s):
+
+* :data:`FIXTURES` -- the project's own hand-written fixtures in ``tests/fixtures`` (invented
+  papers in the formats arXiv, Hugging Face and journals publish; see its README). Always
+  there: every source test runs on them.
+* :data:`RECORDED` -- recorded captures of the real services in the sibling checkout
+  ``../shared/fixtures``, when it is present. Tests that read them are an extra layer, marked
+  :data:`needs_recorded` (skipped, with the reason, where the checkout is absent).
+
+A path is looked up in the own fixtures first, then in the captures (their names never
+overlap; ``test_sources_together`` checks). ``route()`` scripts any other reply -- a status,
+headers, a body, a delay, a redirect -- so tests go through real sockets and the real HTTP
+client, never a mocked library.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import hashlib
 import http.server
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +30,49 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-#: for test modules that read recorded fixtures: skipped, with the reason, where they are absent
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason=f"recorded fixtures not found at {FIXTURES}"
+#: the project's own fixtures: hand-written documents about invented papers
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: recorded captures of arXiv / Hugging Face responses (optional sibling checkout)
+RECORDED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+#: for tests that read the recorded captures: skipped, with the reason, where they are absent
+needs_recorded = pytest.mark.skipif(
+    not RECORDED.is_dir(),
+    reason=f"recorded captures not found at {RECORDED} (an extra layer: the same behaviours "
+    "are tested on the project's own fixtures in tests/fixtures)",
 )
-CONTENT_TYPES = {".xml": "application/xml; charset=utf-8", ".json": "application/json"}
+#: the former name of :data:`needs_recorded`
+needs_fixtures = needs_recorded
+#: Test modules, owned elsewhere, that still fetch recorded captures by path through the
+#: ``fixture_server`` fixture: without ../shared they are skipped as before, until they are
+#: moved to :data:`FIXTURES`.
+READS_RECORDED = frozenset({"test_fetch"})
+CONTENT_TYPES = {
+    ".xml": "application/xml; charset=utf-8",
+    ".json": "application/json",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".rdf": "application/rdf+xml; charset=utf-8",
+}
+
+
+def find_fixture(name: str, roots: Iterable[Path] = (FIXTURES, RECORDED)) -> Path | None:
+    """The file ``name`` (relative, e.g. ``"arxiv_rss/cs.LG_2025-06-11.rss.xml"``) in the first
+    of ``roots`` that has it, never a file outside them; ``None`` when none has it."""
+    relative = name.lstrip("/")
+    for root in roots:
+        path = (root / relative).resolve()
+        if path.is_file() and root.resolve() in path.parents:
+            return path
+    return None
+
+
+def fixture_path(name: str) -> Path:
+    """Like :func:`find_fixture`, but the own fixtures' path when it is missing (errors name it)."""
+    return find_fixture(name) or FIXTURES / name.lstrip("/")
+
+
+def fixture_bytes(name: str) -> bytes:
+    """The bytes of a fixture file (own fixtures first, then recorded captures)."""
+    return fixture_path(name).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -54,10 +101,14 @@ Handler = Callable[[Request], Reply]
 
 
 class FixtureServer:
-    """Threaded HTTP server; ``url(path)`` gives a full URL for a path on it."""
+    """Threaded HTTP server; ``url(path)`` gives a full URL for a path on it.
 
-    def __init__(self, root: Path = FIXTURES) -> None:
-        self.root = root
+    Files are looked up under ``roots`` in order (default: own fixtures, then the recorded
+    captures when present).
+    """
+
+    def __init__(self, roots: Path | Iterable[Path] = (FIXTURES, RECORDED)) -> None:
+        self.roots = (roots,) if isinstance(roots, Path) else tuple(roots)
         self.requests: list[Request] = []
         self._routes: list[tuple[str, Mapping[str, str], Handler]] = []
         self._lock = threading.Lock()
@@ -138,9 +189,12 @@ class FixtureServer:
                 return
         self._send(h, self._file(request, request.path))
 
+    def _locate(self, name: str) -> Path | None:
+        return find_fixture(name, self.roots)
+
     def _file(self, request: Request, name: str) -> Reply:
-        path = (self.root / name.lstrip("/")).resolve()
-        if not path.is_file() or self.root.resolve() not in path.parents:
+        path = self._locate(name)
+        if path is None:
             return Reply(status=404, body=b"not found", headers={"Content-Type": "text/plain"})
         data = path.read_bytes()
         etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
@@ -159,7 +213,8 @@ class FixtureServer:
             time.sleep(reply.delay)
         body = reply.body
         if isinstance(body, str):
-            body = (self.root / body).read_bytes()
+            located = self._locate(body)
+            body = located.read_bytes() if located is not None else b"fixture not found"
         h.send_response(reply.status)
         headers = {"Content-Length": str(len(body)), **reply.headers}
         for name, value in headers.items():
