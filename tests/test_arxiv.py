@@ -211,8 +211,10 @@ def full(papers: Iterable[Paper]) -> list[tuple[Paper, dict[str, Any]]]:
     return [(p, dict(p.signals)) for p in papers]
 
 
-def utc(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=dt.UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 # -- the daily listing: RSS 2.0 and Atom -------------------------------------------------------

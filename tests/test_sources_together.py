@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -187,10 +188,10 @@ def pipeline_for(tmp_path: Path, server: FixtureServer, layer: Layer) -> Pipelin
     )
 
 
-def stored(pipeline: Pipeline) -> dict[str, dict[str, object]]:
+def stored(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
     with pipeline.store.engine.connect() as conn:
         rows = [json.loads(r.data) for r in conn.execute(sa.select(papers.c.data))]
-    return {row["id"]: row for row in rows}  # type: ignore[misc]
+    return {row["id"]: row for row in rows}
 
 
 @pytest.mark.parametrize("layer", LAYERS)
@@ -205,10 +206,10 @@ def test_one_work_from_four_sources_is_one_paper_with_merged_signals(
     assert by_name["arxiv"].collected == layer.listing
     assert (by_name["arxiv-api"].new, by_name["hf"].new, by_name["journal"].new) == (0, 0, 0)
     paper = stored(pipeline)[f"arxiv:{layer.id}"]
-    assert set(paper["sources"]) == {"arxiv", "arxiv-api", "hf", "journal"}  # type: ignore[arg-type]
+    assert set(paper["sources"]) == {"arxiv", "arxiv-api", "hf", "journal"}
     signals = paper["signals"]
-    assert signals["hf.upvotes"] == 42  # type: ignore[index]
-    assert signals["arxiv.announce_type"] == layer.announce_type  # type: ignore[index]
+    assert signals["hf.upvotes"] == 42
+    assert signals["arxiv.announce_type"] == layer.announce_type
     assert paper["version"] == 2  # the journal linked v2
     assert len(stored(pipeline)) == layer.listing
     (feed,) = (tmp_path / "out" / "ada").glob("feed.xml")
@@ -232,12 +233,12 @@ def test_failing_sources_lose_nothing_from_the_others(
     fixture_server.route("/api/query", Reply(status=429, headers={"Retry-After": "0"}))
     pipeline = pipeline_for(tmp_path, fixture_server, layer)
     report = pipeline.run()
-    errors = {s.name: s.error for s in report.sources if s.error}
+    errors = {s.name: s.error or "" for s in report.sources if s.error}
     base = fixture_server.url("")
-    assert errors["hf"].startswith(f"{base}/api/daily_papers?date=")  # type: ignore[union-attr]
-    assert "HTTP 500" in errors["hf"]  # type: ignore[operator]
-    assert errors["journal"].startswith(f"{base}/journal.atom: not an RSS/Atom feed")  # type: ignore[union-attr]
-    assert "HTTP 429 Too Many Requests" in errors["arxiv-api"]  # type: ignore[operator]
+    assert errors["hf"].startswith(f"{base}/api/daily_papers?date=")
+    assert "HTTP 500" in errors["hf"]
+    assert errors["journal"].startswith(f"{base}/journal.atom: not an RSS/Atom feed")
+    assert "HTTP 429 Too Many Requests" in errors["arxiv-api"]
     assert {s.name: s.collected for s in report.sources}["arxiv"] == layer.listing
     assert report.delivered == 1 and len(stored(pipeline)) == layer.listing
     assert {p.where for p in report.problems} >= {
