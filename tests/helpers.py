@@ -20,13 +20,12 @@ from digest import (
     SourceError,
     hookimpl,
 )
+from digest.application import Application
 from digest.batch import Batch, Scores
-from digest.config import load_settings
 from digest.models import Outcome, Paper, Parcel, Profile
 from digest.pipeline import Pipeline
 from digest.store import Store, paper_from_json, paper_to_json
 from digest.testing import make_host
-from digest.wiring import build, make_runtime
 
 
 class JsonLinesSource(Source):
@@ -145,13 +144,9 @@ def write_papers(path: Path, papers: Iterable[Paper]) -> None:
 
 
 def build_pipeline(config: Path, *plugins: object) -> Pipeline:
-    loaded = load_settings(config)
-    host = make_host(TestPlugin(), *plugins)
-    store = Store.open(loaded.database_url)
-    runtime = make_runtime(loaded, host, features=store)
-    components, problems = build(loaded, host, runtime)
-    assert not problems, problems
-    return Pipeline(loaded=loaded, host=host, store=store, components=components, runtime=runtime)
+    """The pipeline of ``config`` with :class:`TestPlugin` and ``plugins`` registered (a
+    :class:`~digest.errors.ConfigError` lists any problem)."""
+    return Application.from_path(config, host=make_host(TestPlugin(), *plugins)).pipeline
 
 
 def stored_papers_json(store: Store) -> list[dict[str, object]]:

@@ -21,13 +21,14 @@ import feedparser
 import httpx
 import pytest
 
+from digest.application import Application
 from digest.models import Subscriber
 from digest.pipeline import Pipeline, RunOptions
 from digest.store import utcnow
-from digest.testing import HOSTILE_TITLE, make_paper
+from digest.testing import HOSTILE_TITLE, make_host, make_paper
 from digest.tokens import Tokens
 from digest.web.serve import build_app
-from helpers import build_pipeline, write_papers
+from helpers import TestPlugin, write_papers
 from webserver import ServerThread, reserve_port
 
 CONFIG = """
@@ -115,6 +116,11 @@ class Site:
         return next(s for s in self.pipeline.store.subscribers() if s.subscriber.name == name)
 
 
+def served_application(config: Path) -> Application:
+    """The application ``digest serve --config config`` runs, with the test plugin."""
+    return Application.from_path(config, host=make_host(TestPlugin()))
+
+
 def serve(
     tmp_path: Path,
     *,
@@ -132,13 +138,12 @@ def serve(
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(url=url, secret=secret, old_keys=old_keys), "utf-8")
     write_papers(tmp_path / "papers.jsonl", PAPERS)
-    pipeline = build_pipeline(config)
+    application = served_application(config)
+    pipeline = application.pipeline
     if run:
         report = pipeline.run()
         assert report.delivered == 2 and not report.problems, report
-    app = build_app(
-        pipeline, config_path=config, database_url=pipeline.loaded.database_url, scheduler=False
-    )
+    app = build_app(application, scheduler=False)
     with ServerThread(app, sock), httpx.Client(base_url=url, timeout=30) as http:
         yield Site(url=url, dir=tmp_path, pipeline=pipeline, http=http)
 
@@ -415,14 +420,9 @@ def test_subscribers_added_while_serving_get_their_schedule(tmp_path: Path) -> N
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(url=url, secret="k", old_keys=""), "utf-8")
     write_papers(tmp_path / "papers.jsonl", PAPERS)
-    pipeline = build_pipeline(config)
-    app = build_app(
-        pipeline,
-        config_path=config,
-        database_url=pipeline.loaded.database_url,
-        scheduler=True,
-        resync_seconds=0.2,
-    )
+    application = served_application(config)
+    pipeline = application.pipeline
+    app = build_app(application, scheduler=True, resync_seconds=0.2)
     with ServerThread(app, sock), httpx.Client(base_url=url, timeout=30) as http:
         assert http.get("/healthz").json()["scheduler"]["schedules"] == 1  # both 07:00 UTC
         pipeline.store.save_subscribers(

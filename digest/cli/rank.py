@@ -1,10 +1,9 @@
 """``digest rank --batch``: rank given candidates for given profiles, one JSON line each.
 
-Input lines: ``{"query": str, "liked": [paper], "disliked": [paper], "interests": str,
-"candidates": [paper]}`` with paper = ``{"id", "title", "abstract", "authors", "published"}``.
-Output lines: ``{"query": str, "ranking": [{"id", "score", "reasons"}]}`` covering every
-candidate, best first. The rankers and weights are the run's (``[selection] rankers``) unless
-named. Used for evaluation and by tools that keep their own paper lists.
+Input lines are read by :mod:`digest.cli.queries`. Output lines: ``{"query": str, "ranking":
+[{"id", "score", "reasons"}]}`` covering every candidate, best first. The rankers and weights
+are the run's (``[selection] rankers``) unless named. Used for evaluation and by tools that
+keep their own paper lists.
 """
 
 from __future__ import annotations
@@ -12,48 +11,85 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import click
 
-from digest.batch import Batch
-from digest.components import Ranker
-from digest.identity import canonical_id
-from digest.models import Author, Paper, PaperId, Profile
-from digest.store import utcnow
+from digest.cli.common import config_option
+from digest.errors import DigestError
 
+if TYPE_CHECKING:
+    import numpy as np
 
-class PaperIn(BaseModel):
-    """A paper as ``digest rank`` reads it."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1)
-    title: str
-    abstract: str = ""
-    authors: list[str] = Field(default_factory=list)
-    published: dt.datetime | dt.date | None = None
+    from digest.cli.queries import BadLine, PaperIn, QueryIn
+    from digest.components import Ranker
+    from digest.models import Paper
 
 
-class QueryIn(BaseModel):
-    """One input line."""
-
-    model_config = ConfigDict(extra="forbid")
-    query: str
-    liked: list[PaperIn] = Field(default_factory=list)
-    disliked: list[PaperIn] = Field(default_factory=list)
-    interests: str = ""
-    candidates: list[PaperIn]
+def register(cli: click.Group) -> None:
+    cli.add_command(rank_command)
 
 
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    number: int
-    message: str
+@click.command("rank")
+@config_option
+@click.option(
+    "--batch",
+    "batch_file",
+    type=click.File("r"),
+    required=True,
+    help="JSON Lines of queries ('-' for standard input).",
+)
+@click.option(
+    "--ranker",
+    "ranker_names",
+    multiple=True,
+    help="Registered ranker to use (repeatable; equal weights). "
+    "Default: the [selection] rankers and weights of the config.",
+)
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+def rank_command(
+    config: Path | None, strict: bool, batch_file: IO[str], ranker_names: tuple[str, ...], fmt: str
+) -> None:
+    """Rank the candidates of each query line for its liked papers and interests."""
+    from digest.application import Application
+    from digest.cli.queries import BadLine
+
+    with Application.from_path(config, strict=strict) as app:
+        rankers: Mapping[str, Ranker]
+        if ranker_names:
+            registered = app.host.components("rankers")
+            unknown = [n for n in ranker_names if n not in registered]
+            if unknown:
+                known = ", ".join(sorted(registered))
+                raise DigestError(f"unknown ranker {unknown[0]!r} (known: {known})")
+            runtime = app.runtime
+            rankers = {
+                n: cast(
+                    "Ranker[Any]",
+                    registered[n].cls(registered[n].cls.Config(), instance=n, runtime=runtime),
+                )
+                for n in ranker_names
+            }
+            weights = default_weights(ranker_names)
+        else:
+            pipeline = app.pipeline
+            rankers, weights = pipeline.c.rankers, pipeline.c.weights
+        bad = 0
+        for item in rank_lines(batch_file, rankers, weights):
+            if isinstance(item, BadLine):
+                bad += 1
+                click.echo(f"Error: {batch_file.name}:{item.number}: {item.message}", err=True)
+            else:
+                click.echo(json.dumps(item, ensure_ascii=False))
+    if bad:
+        raise SystemExit(1)
 
 
 def _paper(item: PaperIn) -> Paper:
+    from digest.identity import canonical_id
+    from digest.models import Author, Paper, PaperId
+
     paper_id, version = canonical_id(
         title=item.title, first_author=item.authors[0] if item.authors else None, arxiv=item.id
     )
@@ -74,21 +110,6 @@ def _paper(item: PaperIn) -> Paper:
     )
 
 
-def read_queries(lines: Iterable[str]) -> Iterator[QueryIn | BadLine]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield QueryIn.model_validate(json.loads(line))
-        except json.JSONDecodeError as error:
-            yield BadLine(number, f"invalid JSON: {error.msg} (column {error.colno})")
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(line)"
-            message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-            yield BadLine(number, f"{where}: {message}")
-
-
 def rank(
     query: QueryIn,
     rankers: Mapping[str, Ranker],
@@ -97,6 +118,12 @@ def rank(
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Score every candidate with the weighted rankers; reasons for each, best first."""
+    import numpy as np
+
+    from digest.batch import Batch
+    from digest.models import Profile
+    from digest.store import utcnow
+
     candidates = [_paper(p) for p in query.candidates]
     given = {str(p.id): item.id for p, item in zip(candidates, query.candidates, strict=True)}
     liked = [_paper(p) for p in query.liked]
@@ -143,6 +170,8 @@ def rank(
 def rank_lines(
     lines: Iterable[str], rankers: Mapping[str, Ranker], weights: Mapping[str, float]
 ) -> Iterator[dict[str, Any] | BadLine]:
+    from digest.cli.queries import BadLine, read_queries
+
     for item in read_queries(lines):
         yield item if isinstance(item, BadLine) else rank(item, rankers, weights)
 

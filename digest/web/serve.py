@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digest.store import utcnow
@@ -14,6 +13,7 @@ from digest.web.service import WebService
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from digest.application import Application
     from digest.pipeline import Pipeline
     from digest.scheduler import EditionScheduler
 
@@ -73,21 +73,19 @@ class SchedulerLifecycle(Lifecycle):
 
 
 def build_app(
-    pipeline: Pipeline,
-    *,
-    config_path: Path | None,
-    database_url: str,
-    scheduler: bool,
-    resync_seconds: float = 60.0,
+    application: Application, *, scheduler: bool, resync_seconds: float = 60.0
 ) -> FastAPI:
-    """The service's ASGI app; with ``scheduler`` it also delivers editions on schedule."""
+    """The service's ASGI app over ``application``'s pipeline; with ``scheduler`` it also
+    delivers editions on schedule (each run reads the config file again)."""
+    pipeline = application.pipeline
     pipeline.sync_config_subscribers(utcnow())
     lifecycle: SchedulerLifecycle | None = None
     if scheduler:
         from digest.scheduler import EditionScheduler
 
+        config_path = application.path.resolve() if application.path else None
         lifecycle = SchedulerLifecycle(
-            EditionScheduler(database_url=database_url, config_path=config_path),
+            EditionScheduler(database_url=application.loaded.database_url, config_path=config_path),
             pipeline,
             resync_seconds=resync_seconds,
         )
