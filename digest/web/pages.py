@@ -1,0 +1,15 @@
+"""Pages: the templates under ``web/`` rendered for the site, never cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+
+from digest.web.service import WebService
+
+
+def page(service: WebService, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """``templates/web/<name>`` with the site and ``context``; ``Cache-Control: no-store``."""
+    html = service.templates.get_template(f"web/{name}").render(site=service.site, **context)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
