@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from digest.models import Author, Paper, SignalValue
@@ -107,43 +107,44 @@ def _authors(creators: list[str], names: list[str]) -> list[Author]:
     return [Author(name=name) for text in creators for name in split_authors(text)]
 
 
-def _paper(
-    *,
-    guid: str,
-    link: str,
-    title: str,
-    description: str,
-    categories: list[str],
-    creators: list[str],
-    names: list[str],
-    announce: str,
-    doi: str,
-    journal: str,
-    pub: str,
-    feed_day: dt.date | None,
-    source: str,
-) -> Paper | Skipped:
-    announce_type = announce_type_of(announce, description)
-    signals: dict[str, SignalValue] = {}
-    if announce_type:
-        signals["arxiv.announce_type"] = announce_type
-    if journal.strip():
-        signals["arxiv.journal_ref"] = " ".join(journal.split())
-    return build_paper(
-        arxiv=guid.strip(),
-        fallback_links=(link.strip(),),
-        version_hint=description[:80],
-        title=title,
-        abstract=abstract_of(description),
-        authors=_authors(creators, names),
-        categories=categories,
-        doi=doi.strip() or None,
-        announced=eastern_date(parse_datetime(pub)) or feed_day,
-        published=None,
-        updated=None,
-        source=source,
-        signals=signals,
-    )
+@dataclass(slots=True)
+class _Item:
+    """The fields of one ``<item>`` / ``<entry>`` as read, before they become a Paper."""
+
+    guid: str = ""
+    link: str = ""
+    title: str = ""
+    description: str = ""
+    announce: str = ""
+    doi: str = ""
+    journal: str = ""
+    pub: str = ""
+    categories: list[str] = field(default_factory=list)
+    creators: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def paper(self, *, feed_day: dt.date | None, source: str) -> Paper | Skipped:
+        announce_type = announce_type_of(self.announce, self.description)
+        signals: dict[str, SignalValue] = {}
+        if announce_type:
+            signals["arxiv.announce_type"] = announce_type
+        if self.journal.strip():
+            signals["arxiv.journal_ref"] = " ".join(self.journal.split())
+        return build_paper(
+            arxiv=(self.guid or self.link).strip(),
+            fallback_links=(self.link.strip(),),
+            version_hint=self.description[:80],
+            title=self.title,
+            abstract=abstract_of(self.description),
+            authors=_authors(self.creators, self.names),
+            categories=self.categories,
+            doi=self.doi.strip() or None,
+            announced=eastern_date(parse_datetime(self.pub)) or feed_day,
+            published=None,
+            updated=None,
+            source=source,
+            signals=signals,
+        )
 
 
 def _listing(
@@ -177,49 +178,31 @@ def _rss(root: Any, source: str) -> Listing:
         or parse_datetime(channel.findtext("lastBuildDate"))
     )
     results: list[Paper | Skipped] = []
-    for item in channel.iterchildren("item"):
-        guid = link = title = description = announce = doi = journal = pub = ""
-        categories: list[str] = []
-        creators: list[str] = []
-        for child in item:
+    for element in channel.iterchildren("item"):
+        item = _Item()
+        for child in element:
             tag = child.tag
             if tag == "title":
-                title = element_text(child)
+                item.title = element_text(child)
             elif tag == "description":
-                description = element_text(child)
+                item.description = element_text(child)
             elif tag == "guid":
-                guid = element_text(child)
+                item.guid = element_text(child)
             elif tag == "link":
-                link = element_text(child)
+                item.link = element_text(child)
             elif tag == _CATEGORY:
-                categories.append(element_text(child))
+                item.categories.append(element_text(child))
             elif tag == _CREATOR:
-                creators.append(element_text(child))
+                item.creators.append(element_text(child))
             elif tag == _ANNOUNCE_TAG:
-                announce = element_text(child)
+                item.announce = element_text(child)
             elif tag == "pubDate":
-                pub = element_text(child)
+                item.pub = element_text(child)
             elif tag == _DOI_TAG:
-                doi = element_text(child)
+                item.doi = element_text(child)
             elif tag == _JOURNAL_TAG:
-                journal = element_text(child)
-        results.append(
-            _paper(
-                guid=guid or link,
-                link=link,
-                title=title,
-                description=description,
-                categories=categories,
-                creators=creators,
-                names=[],
-                announce=announce,
-                doi=doi,
-                journal=journal,
-                pub=pub,
-                feed_day=feed_day,
-                source=source,
-            )
-        )
+                item.journal = element_text(child)
+        results.append(item.paper(feed_day=feed_day, source=source))
     return _listing(results, feed_day)
 
 
@@ -238,54 +221,35 @@ def _atom(root: Any, source: str) -> Listing:
     feed_day = eastern_date(parse_datetime(root.findtext(f"{ATOM}updated")))
     results: list[Paper | Skipped] = []
     for entry in root.iterchildren(f"{ATOM}entry"):
-        guid = link = title = description = announce = doi = journal = pub = ""
-        categories: list[str] = []
-        creators: list[str] = []
-        names: list[str] = []
+        item = _Item()
         for child in entry:
             tag = child.tag
             if tag == _A_ID:
-                guid = element_text(child)
+                item.guid = element_text(child)
             elif tag == _A_TITLE:
-                title = element_text(child)
-            elif tag == _A_SUMMARY or (tag == _A_CONTENT and not description):
-                description = element_text(child)
+                item.title = element_text(child)
+            elif tag == _A_SUMMARY or (tag == _A_CONTENT and not item.description):
+                item.description = element_text(child)
             elif tag == _A_LINK:
-                if child.get("rel", "alternate") == "alternate" and not link:
-                    link = child.get("href", "")
+                if child.get("rel", "alternate") == "alternate" and not item.link:
+                    item.link = child.get("href", "")
             elif tag == _A_CATEGORY:
-                categories.append(child.get("term", ""))
+                item.categories.append(child.get("term", ""))
             elif tag == _CREATOR:
-                creators.append(element_text(child))
+                item.creators.append(element_text(child))
             elif tag == _A_AUTHOR:
                 name = element_text(child.find(_A_NAME)).strip()
                 if name:
-                    names.append(name)
+                    item.names.append(name)
             elif tag == _ANNOUNCE_TAG:
-                announce = element_text(child)
+                item.announce = element_text(child)
             elif tag == _A_PUBLISHED:
-                pub = element_text(child)
+                item.pub = element_text(child)
             elif tag == _DOI_TAG:
-                doi = element_text(child)
+                item.doi = element_text(child)
             elif tag == _JOURNAL_TAG:
-                journal = element_text(child)
-        results.append(
-            _paper(
-                guid=guid or link,
-                link=link,
-                title=title,
-                description=description,
-                categories=categories,
-                creators=creators,
-                names=names,
-                announce=announce,
-                doi=doi,
-                journal=journal,
-                pub=pub,
-                feed_day=feed_day,
-                source=source,
-            )
-        )
+                item.journal = element_text(child)
+        results.append(item.paper(feed_day=feed_day, source=source))
     return _listing(results, feed_day)
 
 
@@ -301,27 +265,24 @@ def _feedparser(doc: Any, source: str, reason: str) -> Listing:
     results: list[Paper | Skipped] = []
     for entry in doc.entries:
         authors = [str(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")]
-        results.append(
-            _paper(
-                guid=str(entry.get("id", "")) or str(entry.get("link", "")),
-                link=str(entry.get("link", "")),
-                title=str(entry.get("title", "")),
-                description=str(entry.get("summary", "")),
-                categories=[str(t.get("term") or "") for t in entry.get("tags", [])],
-                # RSS dc:creator arrives as one "author" holding the comma-separated list;
-                # Atom <author> elements arrive one name each.
-                creators=[] if atom and len(authors) > 1 else authors,
-                names=authors if atom and len(authors) > 1 else [],
-                announce=str(entry.get("arxiv_announce_type", "")),
-                doi=str(entry.get("arxiv_doi", "")),
-                journal=str(
-                    entry.get("arxiv_journal_reference") or entry.get("arxiv_journal_ref") or ""
-                ),
-                pub=str(entry.get("published", "")),
-                feed_day=feed_day,
-                source=source,
-            )
+        item = _Item(
+            guid=str(entry.get("id", "")),
+            link=str(entry.get("link", "")),
+            title=str(entry.get("title", "")),
+            description=str(entry.get("summary", "")),
+            categories=[str(t.get("term") or "") for t in entry.get("tags", [])],
+            # RSS dc:creator arrives as one "author" holding the comma-separated list;
+            # Atom <author> elements arrive one name each.
+            creators=[] if atom and len(authors) > 1 else authors,
+            names=authors if atom and len(authors) > 1 else [],
+            announce=str(entry.get("arxiv_announce_type", "")),
+            doi=str(entry.get("arxiv_doi", "")),
+            journal=str(
+                entry.get("arxiv_journal_reference") or entry.get("arxiv_journal_ref") or ""
+            ),
+            pub=str(entry.get("published", "")),
         )
+        results.append(item.paper(feed_day=feed_day, source=source))
     return _listing(results, feed_day, "feedparser", reason)
 
 
