@@ -18,11 +18,9 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from digest.config import load_settings
+from digest.application import Application
 from digest.pipeline import Pipeline
-from digest.plugins import PluginHost
-from digest.store import Store, papers
-from digest.wiring import build, make_runtime
+from digest.store import papers
 from httpserver import FIXTURES, RECORDED, FixtureServer, Reply, fixture_bytes, needs_recorded
 
 CONFIG = """
@@ -174,18 +172,7 @@ def serve(server: FixtureServer, layer: Layer) -> None:
 
 def pipeline_for(tmp_path: Path, server: FixtureServer, layer: Layer) -> Pipeline:
     (tmp_path / "config.toml").write_text(CONFIG.format(base=server.url(""), id=layer.id))
-    loaded = load_settings(tmp_path / "config.toml")
-    host = PluginHost()
-    runtime = make_runtime(loaded, host)
-    components, problems = build(loaded, host, runtime)
-    assert not problems, problems
-    return Pipeline(
-        loaded=loaded,
-        host=host,
-        store=Store.open(loaded.database_url),
-        components=components,
-        runtime=runtime,
-    )
+    return Application.from_path(tmp_path / "config.toml").pipeline
 
 
 def stored(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
