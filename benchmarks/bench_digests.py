@@ -23,12 +23,10 @@ from pathlib import Path
 
 from corpus import CORPUS, corpus_papers
 
-from digest.config import load_settings
+from digest.application import Application
 from digest.models import Paper, Profile, Subscriber
-from digest.pipeline import Pipeline, RunOptions
-from digest.plugins import PluginHost
-from digest.store import Store, utcnow
-from digest.wiring import build, make_runtime
+from digest.pipeline import RunOptions
+from digest.store import utcnow
 
 CONFIG = """
 [digest]
@@ -129,12 +127,9 @@ def main() -> None:
     work = args.dir or Path(tempfile.mkdtemp(prefix="digest-bench-"))
     workers = f"workers = {args.workers}" if args.workers is not None else ""
     (work / "config.toml").write_text(CONFIG.format(workers=workers), "utf-8")
-    loaded = load_settings(work / "config.toml")
-    host = PluginHost()
-    runtime = make_runtime(loaded, host)
-    components, problems = build(loaded, host, runtime)
-    assert not problems, problems
-    store = Store.open(loaded.database_url)
+    app = Application.from_path(work / "config.toml")
+    pipeline = app.pipeline
+    store = app.store
 
     t0 = time.perf_counter()
     papers = load_papers(args.papers)
@@ -142,9 +137,6 @@ def main() -> None:
     store.upsert_papers(papers, source="bench", now=now - dt.timedelta(minutes=1))
     store.save_subscribers(subscribers(args.subscribers), origin="import", now=now)
     setup = time.perf_counter() - t0
-    pipeline = Pipeline(
-        loaded=loaded, host=host, store=store, components=components, runtime=runtime
-    )
 
     t1 = time.perf_counter()
     report = pipeline.run(RunOptions(now=now))

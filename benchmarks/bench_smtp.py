@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_digests import load_papers, subscribers  # noqa: E402
 
-from digest.config import load_settings  # noqa: E402
+from digest.application import Application  # noqa: E402
 from digest.pipeline import Pipeline, RunOptions  # noqa: E402
-from digest.plugins import PluginHost  # noqa: E402
-from digest.store import Store, utcnow  # noqa: E402
-from digest.wiring import build, make_runtime  # noqa: E402
+from digest.pipeline.recorder import DryRunRecorder  # noqa: E402
+from digest.store import utcnow  # noqa: E402
 
 CONFIG = """
 [digest]
@@ -104,34 +103,39 @@ def main() -> None:
     (work / "config.toml").write_text(
         CONFIG.format(port=port, workers=args.workers, connections=args.connections)
     )
-    loaded = load_settings(work / "config.toml")
-    host = PluginHost()
-    runtime = make_runtime(loaded, host)
-    components, problems = build(loaded, host, runtime)
-    assert not problems, problems
-    store = Store.open(loaded.database_url)
+    app = Application.from_path(work / "config.toml")
+    pipeline = app.pipeline
+    store = app.store
     now = utcnow()
     papers = load_papers(args.papers)
     store.upsert_papers(papers, source="bench", now=now)
     email_only = [replace(s, channels=("email",)) for s in subscribers(args.subscribers)]
     store.save_subscribers(email_only, origin="import", now=now)
-    pipeline = Pipeline(
-        loaded=loaded, host=host, store=store, components=components, runtime=runtime
-    )
 
     # One real message of the size the run will send, for the sink's own rate.
     captured: list[bytes] = []
-    sample = Pipeline(loaded=loaded, host=host, store=store, components=components, runtime=runtime)
-    sample.run(
-        RunOptions(
-            now=now,
-            dry_run=True,
-            subscriber="sub000000",
-            on_rendered=lambda sel, ch, arts: captured.append(
-                sample._message(sel, arts, "<bench@example.org>")
-            ),
-        )
+    # (a pipeline of its own, so that the timed run's phase clock starts at zero)
+    sample = Pipeline(
+        loaded=app.loaded,
+        host=app.host,
+        store=store,
+        components=pipeline.c,
+        runtime=pipeline.runtime,
     )
+    build = sample._delivery(DryRunRecorder(), None)._message  # as the run builds its messages
+    for person in email_only:  # the first subscriber with something new gets one
+        sample.run(
+            RunOptions(
+                now=now,
+                dry_run=True,
+                subscriber=person.name,
+                on_rendered=lambda sel, ch, arts: captured.append(
+                    build(sel, arts, "<bench@example.org>")
+                ),
+            )
+        )
+        if captured:
+            break
     message = captured[0]
     connections = args.workers * args.connections
     prebuilt = sink_rate(port, message, 2_000, connections)

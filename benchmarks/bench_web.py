@@ -28,12 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_digests import load_papers, subscribers  # noqa: E402
 
-from digest.config import load_settings  # noqa: E402
+from digest.application import Application  # noqa: E402
 from digest.pipeline import RunOptions  # noqa: E402
-from digest.plugins import PluginHost  # noqa: E402
-from digest.store import Store, utcnow  # noqa: E402
+from digest.store import utcnow  # noqa: E402
 from digest.tokens import Tokens  # noqa: E402
-from digest.wiring import open_pipeline  # noqa: E402
 
 CONFIG = """
 [digest]
@@ -116,12 +114,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="digest-bench-web-"))
     port = free_port()
     (work / "config.toml").write_text(CONFIG.format(port=port))
-    loaded = load_settings(work / "config.toml")
-    host = PluginHost()
-    store = Store.open(loaded.database_url)
+    app = Application.from_path(work / "config.toml")
+    store = app.store
     people = [replace(s, channels=("email",)) for s in subscribers(args.subscribers)]
     store.save_subscribers(people, origin="import", now=utcnow())
-    pipeline = open_pipeline(loaded, host, store)
+    pipeline = app.pipeline
     papers = load_papers(args.papers)
     third = len(papers) // 3
     for i in range(3):  # three editions, so feeds carry history
