@@ -7,6 +7,7 @@ max_items: …``) and :func:`load_settings` reports all of them at once. Secrets
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from digest.errors import ConfigError, did_you_mean
+from digest.models import Profile, Subscriber
 
 DEFAULT_CONFIG_NAME = "default_config.toml"
 SUBSCRIBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
@@ -188,22 +190,45 @@ class SelectionSettings(_Strict):
         return value
 
 
-class SubscriberSettings(_Strict):
-    """``[subscribers.<name>]`` or one line of a subscribers JSON Lines file."""
+def _record_default(key: str) -> Any:
+    """The default of the :class:`Subscriber` or :class:`Profile` field ``key``."""
+    for record in (Subscriber, Profile):
+        for item in dataclasses.fields(record):
+            if item.name == key and item.default is not dataclasses.MISSING:
+                return item.default
+    raise TypeError(f"no Subscriber or Profile field {key!r} with a default")
 
-    email: str | None = None
-    interests: str = ""
-    keywords: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-    liked: tuple[str, ...] = ()
-    disliked: tuple[str, ...] = ()
-    schedule: Cron = "0 7 * * *"
-    timezone: Timezone = "UTC"
-    max_items: int = Field(10, ge=1, le=100)
-    channels: tuple[str, ...] = ("email", "feed")
-    active: bool = True
+
+class SubscriberSettings(_Strict):
+    """``[subscribers.<name>]`` or one line of a subscribers JSON Lines file.
+
+    The keys are the fields of :class:`~digest.models.Subscriber` and of its
+    :class:`~digest.models.Profile`, flat, less ``name`` (the table's or the line's) and what
+    comes from feedback (``muted_authors``); a field added to one of the records is added here
+    with its validation, and takes the record's default (``tests/test_store.py`` checks).
+    """
+
+    email: str | None = _record_default("email")
+    interests: str = _record_default("interests")
+    keywords: tuple[str, ...] = _record_default("keywords")
+    exclude: tuple[str, ...] = _record_default("exclude")
+    categories: tuple[str, ...] = _record_default("categories")
+    authors: tuple[str, ...] = _record_default("authors")
+    liked: tuple[str, ...] = _record_default("liked")
+    disliked: tuple[str, ...] = _record_default("disliked")
+    schedule: Cron = _record_default("schedule")
+    timezone: Timezone = _record_default("timezone")
+    max_items: int = Field(_record_default("max_items"), ge=1, le=100)
+    channels: tuple[str, ...] = _record_default("channels")
+    active: bool = _record_default("active")
+
+    def to_subscriber(self, name: str) -> Subscriber:
+        """The record plugins see: subscriber ``name`` with these settings."""
+        values = self.model_dump()
+        profile = {
+            f.name: values.pop(f.name) for f in dataclasses.fields(Profile) if f.name in values
+        }
+        return Subscriber(name=name, profile=Profile(**profile), **values)
 
     @field_validator("email")
     @classmethod

@@ -20,16 +20,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from digest.models import DeliveryStatus, Edition, Reason
-from digest.store import (
-    Store,
-    _aware,
-    deliveries,
-    editions,
-    execute_many,
-    iter_chunks,
-    selections,
-    subscribers,
-)
+from digest.store import Store
+from digest.store.schema import deliveries, editions, selections, subscribers
+from digest.store.sql import aware, execute_many, iter_chunks
 
 TERMINAL = (DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED_PERMANENT)
 
@@ -225,7 +218,7 @@ class Ledger:
         with self.store.engine.connect() as conn:
             return [
                 Pending(
-                    edition=Edition(id=r.id, created=_aware(r.created_at) or r.created_at),
+                    edition=Edition(id=r.id, created=aware(r.created_at) or r.created_at),
                     subscriber_id=r.subscriber_id,
                     channel=r.channel,
                     message_id=r.message_id,
@@ -236,7 +229,7 @@ class Ledger:
     def open_editions(self) -> list[Edition]:
         with self.store.engine.connect() as conn:
             return [
-                Edition(id=r.id, created=_aware(r.created_at) or r.created_at)
+                Edition(id=r.id, created=aware(r.created_at) or r.created_at)
                 for r in conn.execute(
                     sa.select(editions.c.id, editions.c.created_at)
                     .where(editions.c.status != "complete")
@@ -325,7 +318,7 @@ class Ledger:
                         if len(runs) >= editions_back:
                             continue
                         edition = Edition(
-                            id=r.edition_id, created=_aware(r.created_at) or r.created_at
+                            id=r.edition_id, created=aware(r.created_at) or r.created_at
                         )
                         runs.append((edition, []))
                     runs[-1][1].append(
@@ -351,7 +344,7 @@ class Ledger:
         return (
             None
             if row is None
-            else Edition(id=row.id, created=_aware(row.created_at) or row.created_at)
+            else Edition(id=row.id, created=aware(row.created_at) or row.created_at)
         )
 
     def editions_of(self, subscriber_id: int, *, limit: int) -> list[tuple[Edition, int]]:
@@ -366,7 +359,7 @@ class Ledger:
         )
         with self.store.engine.connect() as conn:
             return [
-                (Edition(id=r.id, created=_aware(r.created_at) or r.created_at), r.n)
+                (Edition(id=r.id, created=aware(r.created_at) or r.created_at), r.n)
                 for r in conn.execute(query)
             ]
 
@@ -389,7 +382,7 @@ class Ledger:
                 ):
                     counts[r.edition_id][r.status] = r.n
         return [
-            (Edition(id=r.id, created=_aware(r.created_at) or r.created_at), r.status, counts[r.id])
+            (Edition(id=r.id, created=aware(r.created_at) or r.created_at), r.status, counts[r.id])
             for r in rows
         ]
 

@@ -12,7 +12,6 @@ from digest.config import SUBSCRIBER_NAME_RULE as NAME_RULE
 from digest.config import SubscriberSettings
 from digest.errors import SubscriberFileError
 from digest.models import Subscriber
-from digest.store import subscriber_from_fields
 
 
 def parse_subscribers_file(
@@ -63,7 +62,7 @@ def parse_subscribers_file(
         if name in found:
             problems.append(f"{where}: name: {name!r} already on line {found[name][0]}")
             continue
-        found[name] = (number, subscriber_from_fields(name, settings.model_dump()))
+        found[name] = (number, settings.to_subscriber(name))
     if problems:
         raise SubscriberFileError(problems)
     if not found:

@@ -149,10 +149,9 @@ def write_config(tmp_path: Path, database_url: str, *subs: tuple[str, str, str])
 
 def configured(config: Path) -> list[Subscriber]:
     from digest.config import load_settings
-    from digest.store import subscriber_from_fields
 
     settings = load_settings(config).settings
-    return [subscriber_from_fields(n, s.model_dump()) for n, s in settings.subscribers.items()]
+    return [s.to_subscriber(n) for n, s in settings.subscribers.items()]
 
 
 def next_fire(scheduler: EditionScheduler) -> dt.datetime:

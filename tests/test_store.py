@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import datetime as dt
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import digest.store
+from digest.config import SubscriberSettings
 from digest.errors import StoreError
 from digest.models import Profile, Subscriber
-from digest.store import Store, metadata, utcnow
+from digest.store import FROM_FEEDBACK, SUBSCRIBER_FIELDS, Store, metadata, utcnow
 from digest.testing import make_paper
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
@@ -105,6 +111,63 @@ def test_subscribers_round_trip_and_unsubscribe_sticks(store: Store) -> None:
     store.save_subscribers([sub], origin="config", now=NOW)  # a config re-sync keeps it
     assert store.subscribers()[0].unsubscribed
     assert store.unsubscribed_ids([stored.id]) == {stored.id}
+
+
+def test_the_subscriber_records_are_the_one_list_of_subscriber_fields() -> None:
+    """A field of Subscriber or Profile is a setting (config key, JSON Lines key, stored) with
+    the record's default, or comes from feedback: adding one without the other fails here."""
+    record = [f.name for f in dataclasses.fields(Subscriber) if f.name not in ("name", "profile")]
+    record += [f.name for f in dataclasses.fields(Profile)]
+    assert set(SubscriberSettings.model_fields) == set(record) - FROM_FEEDBACK
+    assert set(SUBSCRIBER_FIELDS) == set(SubscriberSettings.model_fields)
+    assert SubscriberSettings().to_subscriber("ada") == Subscriber(name="ada")
+
+
+#: a value other than the default for every setting
+EVERY_SETTING = {
+    "email": "ada@example.org",
+    "interests": "analytical engines",
+    "keywords": ["engine"],
+    "exclude": ["steam"],
+    "categories": ["cs.AR"],
+    "authors": ["Charles Babbage"],
+    "liked": ["arxiv:2406.01234"],
+    "disliked": ["arxiv:2406.04321"],
+    "schedule": "30 6 * * 1-5",
+    "timezone": "Europe/London",
+    "max_items": 3,
+    "channels": ["feed"],
+    "active": False,
+}
+
+
+def test_every_setting_survives_the_store(store: Store) -> None:
+    assert set(EVERY_SETTING) == set(SUBSCRIBER_FIELDS), "give the new setting a value here"
+    settings = SubscriberSettings.model_validate(EVERY_SETTING)
+    defaults = SubscriberSettings()
+    assert all(getattr(settings, key) != getattr(defaults, key) for key in EVERY_SETTING)
+    sub = settings.to_subscriber("ada")
+    store.save_subscribers([sub], origin="import", now=NOW)
+    (stored,) = store.subscribers()
+    assert stored.subscriber == sub
+    muted = replace(sub, profile=replace(sub.profile, muted_authors=("Someone",)))
+    store.save_subscribers([muted], origin="import", now=NOW)  # feedback is not a setting
+    assert store.subscribers()[0].subscriber == sub
+
+
+def test_the_package_exports_tables_and_public_helpers_only() -> None:
+    """``papers`` and ``subscribers`` are tables, though modules of the package share the names;
+    no module outside the store imports a private name from it."""
+    assert isinstance(digest.store.papers, sa.Table)
+    assert isinstance(digest.store.subscribers, sa.Table)
+    root = Path(digest.store.__file__).parent.parent
+    for path in root.rglob("*.py"):
+        if path.parent.name == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("digest.store"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path} imports {private} from {node.module}"
 
 
 def test_source_state_is_saved_only_with_a_successful_run(store: Store) -> None:

@@ -194,12 +194,7 @@ class Pipeline:
         )
 
     def sync_config_subscribers(self, now: dt.datetime) -> None:
-        from digest.store import subscriber_from_fields
-
-        configured = [
-            subscriber_from_fields(name, sub.model_dump())
-            for name, sub in self.settings.subscribers.items()
-        ]
+        configured = [sub.to_subscriber(name) for name, sub in self.settings.subscribers.items()]
         self.store.save_subscribers(configured, origin="config", now=now, replace_origin=True)
 
     # -- deliver ------------------------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""The schema: the ``Table`` objects of every table, the ledger's included.
+
+Alembic migrations (``digest/migrations/versions``) create and upgrade the database; these
+objects mirror them for queries, and ``metadata`` is what ``digest/migrations/env.py`` compares
+against. A change here needs a migration.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: the source under which papers from a subscriber's library (``digest subscribers like``) are
+#: stored: references for the rankers, never candidates for a digest
+LIBRARY_SOURCE = "library"
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper_id", sa.String(300), nullable=False, unique=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+paper_sources = sa.Table(
+    "paper_sources",
+    metadata,
+    sa.Column("paper_seq", sa.Integer, sa.ForeignKey("papers.seq"), primary_key=True),
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+)
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
+    sa.Column("watermark", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_edition_at", sa.DateTime(timezone=True)),
+)
+
+editions = sa.Table(
+    "editions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+)
+
+selections = sa.Table(
+    "selections",
+    metadata,
+    sa.Column("edition_id", sa.String(40), sa.ForeignKey("editions.id"), primary_key=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True),
+    sa.Column("paper_seq", sa.Integer, sa.ForeignKey("papers.seq"), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Index("ix_selections_subscriber_paper", "subscriber_id", "paper_seq"),
+    sa.Index("ix_selections_paper", "paper_seq"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("edition_id", sa.String(40), sa.ForeignKey("editions.id"), primary_key=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), primary_key=True),
+    sa.Column("channel", sa.String(50), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("message_id", sa.String(300), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_deliveries_status", "edition_id", "status"),
+)
+
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+source_runs = sa.Table(
+    "source_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(200), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("collected", sa.Integer, nullable=False),
+    sa.Column("new", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("flag", sa.Text),
+)
+
+paper_features = sa.Table(
+    "paper_features",
+    metadata,
+    sa.Column("paper_id", sa.String(300), primary_key=True),
+    sa.Column("namespace", sa.String(100), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), nullable=False),
+    sa.Column("paper_id", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=False, server_default=""),
+    sa.Index("ix_feedback_subscriber", "subscriber_id"),
+)
+
+#: feedback kinds: a paper to rank like (``more``) or unlike (``less``), an author to mute
+FEEDBACK_KINDS = ("more", "less", "mute")

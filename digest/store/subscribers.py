@@ -1,0 +1,230 @@
+"""Subscribers (``subscribers``) and their feedback (``feedback``).
+
+A subscriber's row keeps its settings as JSON (:func:`~digest.store.codecs.subscriber_to_json`)
+next to what the pipeline tracks: where it came from (``config``, ``import``; ``removed``), the
+watermark of the papers it has had, when its last edition was and whether it unsubscribed (an
+unsubscribe always sticks). A removed subscriber who has deliveries is deactivated rather than
+deleted, so the ledger's history stays whole. Feedback is "more/less like this" per paper and
+"mute" per author; :func:`digest.pipeline.with_feedback` folds it into the profile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from digest.models import Subscriber
+from digest.store.codecs import subscriber_from_fields, subscriber_to_json
+from digest.store.schema import FEEDBACK_KINDS, deliveries, feedback, subscribers
+from digest.store.sql import StorePart, aware, rows_in, utcnow
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredSubscriber:
+    """A subscriber row: the record plus bookkeeping the pipeline needs."""
+
+    id: int
+    subscriber: Subscriber
+    origin: str
+    watermark: int
+    unsubscribed: bool
+    last_edition_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackItem:
+    """One recorded piece of feedback: ``kind`` is ``more``, ``less`` or ``mute``."""
+
+    id: int
+    paper_id: str
+    kind: str
+    detail: str
+    created_at: dt.datetime
+
+
+class SubscriberStore(StorePart):
+    """The subscribers part of :class:`~digest.store.Store`."""
+
+    def subscribers(self, *, include_unsubscribed: bool = True) -> list[StoredSubscriber]:
+        query = sa.select(subscribers).order_by(subscribers.c.name)
+        if not include_unsubscribed:
+            query = query.where(subscribers.c.unsubscribed_at.is_(None))
+        with self.engine.connect() as conn:
+            return [self._stored(r) for r in conn.execute(query)]
+
+    @staticmethod
+    def _stored(row: Any) -> StoredSubscriber:
+        return StoredSubscriber(
+            id=row.id,
+            subscriber=subscriber_from_fields(row.name, json.loads(row.data)),
+            origin=row.origin,
+            watermark=row.watermark,
+            unsubscribed=row.unsubscribed_at is not None,
+            last_edition_at=aware(row.last_edition_at),
+        )
+
+    def unsubscribed_ids(self, ids: Sequence[int]) -> set[int]:
+        """Which of ``ids`` have unsubscribed (read fresh: unsubscribe wins, I4)."""
+        query = sa.select(subscribers.c.id).where(subscribers.c.unsubscribed_at.is_not(None))
+        with self.engine.connect() as conn:
+            return {r.id for r in rows_in(conn, query, subscribers.c.id, list(ids))}
+
+    def save_subscribers(
+        self,
+        items: Sequence[Subscriber],
+        *,
+        origin: str,
+        now: dt.datetime,
+        replace_origin: bool = False,
+    ) -> None:
+        """Insert or update subscribers by name in one transaction (all or nothing).
+
+        With ``replace_origin``, subscribers of that origin missing from ``items`` are removed
+        (used to mirror the config file); unsubscribes are always kept.
+        """
+        with self.engine.begin() as conn:
+            current = {
+                r.name: (r.id, r.data, r.origin)
+                for r in conn.execute(
+                    sa.select(
+                        subscribers.c.id,
+                        subscribers.c.name,
+                        subscribers.c.data,
+                        subscribers.c.origin,
+                    )
+                )
+            }
+            for sub in items:
+                data = subscriber_to_json(sub)
+                if sub.name in current:
+                    sid, old, _ = current[sub.name]
+                    if old != data:
+                        conn.execute(
+                            subscribers.update()
+                            .where(subscribers.c.id == sid)
+                            .values(data=data, origin=origin)
+                        )
+                else:
+                    conn.execute(
+                        subscribers.insert().values(
+                            name=sub.name, data=data, origin=origin, created_at=now
+                        )
+                    )
+            if replace_origin:
+                keep = {s.name for s in items}
+                for name, (sid, _, row_origin) in current.items():
+                    if row_origin == origin and name not in keep:
+                        self._delete_subscriber(conn, sid)
+
+    def remove_subscriber(self, name: str) -> StoredSubscriber | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.name == name)).first()
+            if row is None:
+                return None
+            stored = self._stored(row)
+            self._delete_subscriber(conn, row.id)
+            return stored
+
+    @staticmethod
+    def _delete_subscriber(conn: Connection, sid: int) -> None:
+        # Keep the ledger's history intact: a removed subscriber is deactivated, not erased,
+        # when it has deliveries; otherwise the row goes.
+        used = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(deliveries)
+            .where(deliveries.c.subscriber_id == sid)
+        ).scalar_one()
+        if used:
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.id == sid)
+                .values(origin="removed", unsubscribed_at=utcnow())
+            )
+        else:
+            conn.execute(feedback.delete().where(feedback.c.subscriber_id == sid))
+            conn.execute(subscribers.delete().where(subscribers.c.id == sid))
+
+    def unsubscribe(self, subscriber_id: int, *, now: dt.datetime) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                subscribers.update()
+                .where(subscribers.c.id == subscriber_id, subscribers.c.unsubscribed_at.is_(None))
+                .values(unsubscribed_at=now)
+            )
+            return bool(result.rowcount)
+
+    def subscriber(self, subscriber_id: int) -> StoredSubscriber | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(subscribers).where(subscribers.c.id == subscriber_id)
+            ).first()
+        return None if row is None else self._stored(row)
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def add_feedback(
+        self, subscriber_id: int, paper_id: str, kind: str, *, detail: str = "", now: dt.datetime
+    ) -> bool:
+        """Record feedback; ``False`` if it was already there (recording is idempotent).
+
+        ``more`` and ``less`` on the same paper replace each other; ``mute`` (``detail`` =
+        the author's name) is kept once per author.
+        """
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"unknown feedback kind {kind!r}")
+        c = feedback.c
+        with self.engine.begin() as conn:
+            if kind == "mute":
+                same = sa.and_(c.subscriber_id == subscriber_id, c.kind == kind, c.detail == detail)
+            else:
+                same = sa.and_(
+                    c.subscriber_id == subscriber_id,
+                    c.paper_id == paper_id,
+                    c.kind.in_(("more", "less")),
+                )
+            existing = conn.execute(sa.select(c.kind).where(same)).scalars().all()
+            if existing == [kind]:
+                return False
+            conn.execute(feedback.delete().where(same))
+            conn.execute(
+                feedback.insert().values(
+                    subscriber_id=subscriber_id,
+                    paper_id=paper_id,
+                    kind=kind,
+                    detail=detail,
+                    created_at=now,
+                )
+            )
+            return True
+
+    def remove_feedback(self, subscriber_id: int, feedback_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                feedback.delete().where(
+                    feedback.c.id == feedback_id, feedback.c.subscriber_id == subscriber_id
+                )
+            )
+            return bool(result.rowcount)
+
+    def feedback(self, subscriber_ids: Sequence[int]) -> dict[int, list[FeedbackItem]]:
+        """Each subscriber's feedback, oldest first."""
+        out: dict[int, list[FeedbackItem]] = {}
+        query = sa.select(feedback).order_by(feedback.c.id)
+        with self.engine.connect() as conn:
+            for r in rows_in(conn, query, feedback.c.subscriber_id, list(subscriber_ids)):
+                out.setdefault(r.subscriber_id, []).append(
+                    FeedbackItem(
+                        id=r.id,
+                        paper_id=r.paper_id,
+                        kind=r.kind,
+                        detail=r.detail,
+                        created_at=aware(r.created_at) or r.created_at,
+                    )
+                )
+        return out
