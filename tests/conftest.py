@@ -136,13 +136,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def fixture_server(request: pytest.FixtureRequest) -> Iterator[object]:
+def fixture_server() -> Iterator[object]:
     """A real HTTP server on 127.0.0.1 serving the project's own fixtures (tests/fixtures) and,
     where ../shared is checked out, the recorded captures behind them (tests/httpserver.py)."""
-    from httpserver import READS_RECORDED, RECORDED, FixtureServer
+    from httpserver import FixtureServer
 
-    module = request.module.__name__.rpartition(".")[2]
-    if module in READS_RECORDED and not RECORDED.is_dir():
-        pytest.skip(f"{module} reads recorded captures, not found at {RECORDED}")
     with FixtureServer() as server:
         yield server

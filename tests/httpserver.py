@@ -42,10 +42,6 @@ needs_recorded = pytest.mark.skipif(
 )
 #: the former name of :data:`needs_recorded`
 needs_fixtures = needs_recorded
-#: Test modules, owned elsewhere, that still fetch recorded captures by path through the
-#: ``fixture_server`` fixture: without ../shared they are skipped as before, until they are
-#: moved to :data:`FIXTURES`.
-READS_RECORDED = frozenset({"test_fetch"})
 CONTENT_TYPES = {
     ".xml": "application/xml; charset=utf-8",
     ".json": "application/json",

@@ -26,7 +26,7 @@ def test_the_embedded_default_runs_offline_into_the_current_folder(
 ) -> None:
     result = cli("run")
     assert result.exit_code == 0, result.err
-    assert "Source sample: 300 papers collected (300 new, 0 updated)" in result.out
+    assert "Source sample: 150 papers collected (150 new, 0 updated)" in result.out
     assert "Delivered 3 digests" in result.out
     assert f"Files are under {in_tmp / 'digests'}" in result.out
     for name in ("ada", "grace", "alan"):
