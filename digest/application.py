@@ -116,9 +116,15 @@ class Application:
 
     def check(self) -> list[str]:
         """Every problem in the configuration and the plugins, starting nothing."""
-        from digest.wiring import check
+        return self.review()[0]
 
-        return check(self.loaded, self.host)
+    def review(self) -> tuple[list[str], list[str]]:
+        """``(problems, warnings)`` of the configuration and the plugins, starting nothing:
+        warnings are what runs but is probably not what was meant (an unused
+        ``[rankers.x]`` table, a deprecated component name)."""
+        from digest.wiring import review
+
+        return review(self.loaded, self.host)
 
     def close(self) -> None:
         """Close the store, if it was opened."""

@@ -71,6 +71,41 @@ def test_plugins_lists_builtins_with_all_and_json(cli: Callable[..., CliResult])
     assert "keywords" in plain and "register_filters" in plain
 
 
+def test_plugins_all_lists_each_component_and_whether_it_can_run(
+    cli: Callable[..., CliResult],
+) -> None:
+    rows = {r["name"]: r for r in json.loads(cli("plugins", "--all", "--json").out)}
+    keywords = {(c["kind"], c["name"]) for c in rows["keywords"]["components"]}
+    assert keywords == {("filter", "keywords"), ("ranker", "keywords")}
+    (rss,) = rows["rss"]["components"]
+    assert rss["aliases"] == ["feed"] and rss["available"]
+    plain = cli("plugins", "--all").out.splitlines()
+    assert "  source rss (also feed, deprecated): ok" in plain
+    semantic = next(line for line in plain if line.startswith("  ranker semantic:"))
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert "cannot run here:" in semantic and "[semantic]" in semantic
+    else:  # pragma: no cover - the [semantic] extra installed
+        assert semantic.endswith(": ok")
+
+
+def test_check_and_run_print_warnings_and_check_counts_them(
+    cli: Callable[..., CliResult], write_config: Callable[..., Path]
+) -> None:
+    path = write_config(rankers={"tfidf": {"component": "tfidf"}})
+    checked = cli("check", "--config", str(path))
+    assert checked.exit_code == 0, checked.err
+    assert "Warning: " in checked.err and "[rankers.tfidf]" in checked.err
+    assert "OK with 1 warning" in checked.out
+    assert cli("check", "--strict", "--config", str(path)).exit_code == 1
+    ran = cli("run", "--config", str(path))
+    assert ran.exit_code == 0, ran.err
+    assert any(
+        line.startswith("Warning: ") and "[rankers.tfidf]" in line for line in ran.out.splitlines()
+    )
+
+
 def test_an_unwritable_state_dir_is_one_line(
     cli: Callable[..., CliResult], write_config: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -68,6 +68,8 @@ def progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
 def summary(report: RunReport, loaded: LoadedConfig, default: bool, seconds: float) -> None:
     """What ``digest run`` prints: per source, per subscriber left out, and the totals."""
     echo = click.echo
+    for warning in report.warnings:
+        echo(f"Warning: {warning}")
     for s in report.sources:
         if s.error:
             echo(f"Source {s.name}: FAILED — {s.error}")

@@ -23,28 +23,43 @@ def register(cli: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @config_only
 def plugins(show_all: bool, as_json: bool, config: Path | None) -> None:
-    """List installed plugins with version, hooks and any load error."""
+    """List installed plugins: version, hooks, the components each registers and whether
+    each can run here, and any load error."""
     from digest.application import Application
 
     infos = Application.from_path(config).host.plugin_infos()
     if not show_all:
-        infos = [i for i in infos if not _builtin(i)]
-    rows: list[dict[str, Any]] = [
-        {"name": i.name, "version": i.version, "hooks": list(i.hooks), "error": i.error}
-        for i in infos
-    ]
+        infos = [i for i in infos if not i.builtin]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([_row(i) for i in infos], indent=2))
         return
-    if not rows:
+    if not infos:
         click.echo("No third-party plugins installed (--all lists the built-ins).")
-    for row in rows:
-        status = f"  ERROR: {row['error']}" if row["error"] else ""
+    for info in infos:
+        status = f"  ERROR: {info.error}" if info.error else ""
         click.echo(
-            f"{row['name']} {row['version'] or '?'}: "
-            f"{', '.join(row['hooks']) or '(no hooks)'}{status}"
+            f"{info.name} {info.version or '?'}: {', '.join(info.hooks) or '(no hooks)'}{status}"
         )
+        for c in info.components:
+            aliases = f" (also {', '.join(c.aliases)}, deprecated)" if c.aliases else ""
+            state = f"cannot run here: {c.unavailable}" if c.unavailable else "ok"
+            click.echo(f"  {c.kind[:-1]} {c.name}{aliases}: {state}")
 
 
-def _builtin(info: PluginInfo) -> bool:
-    return bool(info.distribution == "papers-digest")
+def _row(info: PluginInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "version": info.version,
+        "hooks": list(info.hooks),
+        "components": [
+            {
+                "kind": c.kind[:-1],
+                "name": c.name,
+                "aliases": list(c.aliases),
+                "available": c.unavailable is None,
+                "unavailable": c.unavailable,
+            }
+            for c in info.components
+        ],
+        "error": info.error,
+    }

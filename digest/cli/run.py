@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli.common import config_option, progress, summary, verbosity
+from digest.cli.common import config_option, count, progress, summary, verbosity
 from digest.errors import DigestError
 
 if TYPE_CHECKING:
@@ -59,14 +59,17 @@ def check(config: Path | None, strict: bool) -> None:
     from digest.application import Application
 
     app = Application.from_path(config, lenient=True)
-    problems = app.check()
-    if problems:
-        for line in problems:
-            click.echo(line, err=True)
+    problems, warnings = app.review()
+    for line in problems:
+        click.echo(line, err=True)
+    for line in warnings:
+        click.echo(f"Warning: {line}", err=True)
+    if problems or (strict and warnings):
         raise SystemExit(1)
     s = app.settings
+    noted = f" with {count(len(warnings), 'warning')}" if warnings else ""
     click.echo(
-        f"{app.loaded.source}: OK — {len(s.sources)} sources, "
+        f"{app.loaded.source}: OK{noted} — {len(s.sources)} sources, "
         f"{len(s.subscribers)} subscribers in the file"
     )
 
