@@ -5,16 +5,44 @@ from __future__ import annotations
 import os
 import secrets
 import textwrap
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from configs import config_text
 
 from digest.cli import main
 
 POSTGRES_URL = os.environ.get("DIGEST_TEST_POSTGRES_URL")
+#: the sibling checkout with recorded captures and corpora: an extra layer of tests
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ../shared, the tests marked ``shared`` are not collected (the project's own
+    fixtures cover the same parsers) and the summary says how many were left out."""
+    if SHARED.is_dir():
+        return
+    left_out = [item for item in items if item.get_closest_marker("shared")]
+    if left_out:
+        items[:] = [item for item in items if not item.get_closest_marker("shared")]
+        config.hook.pytest_deselected(items=left_out)
+        config.stash[_LEFT_OUT] = len(left_out)
+
+
+_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if left_out := config.stash.get(_LEFT_OUT, 0):
+        terminalreporter.write_line(
+            f"{left_out} tests of recorded captures and corpora not collected: {SHARED} is "
+            "absent (the project's own fixtures in tests/fixtures cover every parser)"
+        )
 
 
 @dataclass
@@ -41,67 +69,22 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     return invoke
 
 
-BASE_CONFIG = """
-[digest]
-state_dir = "state"
-output_dir = "out"
-title = "Test digest"
-base_url = "https://digest.example.org"
-sender = "Test Digest <digest@example.org>"
-secret_key = "test-secret"
-
-[selection]
-filters = ["keywords"]
-rankers = {{ keywords = 1.0, recency = 0.2 }}
-
-[sources.sample]
-component = "sample"
-{sample_options}
-
-[filters.keywords]
-component = "keywords"
-
-[rankers.keywords]
-component = "keywords"
-
-[rankers.recency]
-component = "recency"
-
-[renderers.email]
-component = "email"
-
-[renderers.feed]
-component = "feed"
-
-[deliverers.files]
-component = "files"
-
-[subscribers.ada]
-email = "ada@example.org"
-keywords = ["robot", "manipulation"]
-categories = ["cs.RO"]
-max_items = 5
-
-[subscribers.grace]
-email = "grace@example.org"
-keywords = ["language model", "reasoning"]
-categories = ["cs.CL"]
-"""
-
-
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a config file under tmp_path; ``extra`` is appended, ``database`` overrides."""
+    """Write the tests' configuration (tests/configs.py) under tmp_path: keyword arguments
+    change its tables, ``extra`` TOML is appended, ``sample_options`` go to [sources.sample]."""
 
-    def write(extra: str = "", *, sample_options: str = "", name: str = "config.toml") -> Path:
-        text = BASE_CONFIG.format(sample_options=sample_options) + textwrap.dedent(extra)
-        if POSTGRES_URL and os.environ.get("DIGEST_TEST_ALL_ON_POSTGRES"):
-            text = text.replace(
-                'secret_key = "test-secret"',
-                f'secret_key = "test-secret"\ndatabase = "{POSTGRES_URL}"',
+    def write(
+        extra: str = "", *, sample_options: str = "", name: str = "config.toml", **changes: Any
+    ) -> Path:
+        if sample_options:
+            changes.setdefault("sources", {}).setdefault("sample", {}).update(
+                tomllib.loads(sample_options)
             )
+        if POSTGRES_URL and os.environ.get("DIGEST_TEST_ALL_ON_POSTGRES"):
+            changes.setdefault("digest", {}).setdefault("database", POSTGRES_URL)
         path = tmp_path / name
-        path.write_text(text, "utf-8")
+        path.write_text(config_text(textwrap.dedent(extra), **changes), "utf-8")
         return path
 
     return write

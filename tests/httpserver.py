@@ -7,7 +7,7 @@ Two layers of files are served, as they are (with ETag / Last-Modified and 304s)
   there: every source test runs on them.
 * :data:`RECORDED` -- recorded captures of the real services in the sibling checkout
   ``../shared/fixtures``, when it is present. Tests that read them are an extra layer, marked
-  :data:`needs_recorded` (skipped, with the reason, where the checkout is absent).
+  :data:`needs_recorded` (not collected where the checkout is absent).
 
 A path is looked up in the own fixtures first, then in the captures (their names never
 overlap; ``test_sources_together`` checks). ``route()`` scripts any other reply -- a status,
@@ -34,12 +34,9 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: recorded captures of arXiv / Hugging Face responses (optional sibling checkout)
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-#: for tests that read the recorded captures: skipped, with the reason, where they are absent
-needs_recorded = pytest.mark.skipif(
-    not RECORDED.is_dir(),
-    reason=f"recorded captures not found at {RECORDED} (an extra layer: the same behaviours "
-    "are tested on the project's own fixtures in tests/fixtures)",
-)
+#: for tests that read the recorded captures in ../shared: an extra layer over the project's
+#: own fixtures, not collected where the checkout is absent (conftest.py says how many)
+needs_recorded = pytest.mark.shared
 #: the former name of :data:`needs_recorded`
 needs_fixtures = needs_recorded
 CONTENT_TYPES = {

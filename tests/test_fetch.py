@@ -137,7 +137,7 @@ def test_two_sources_on_one_host_share_its_rate_limit(fixture_server: FixtureSer
     hf_like = make_context(fetcher=shared)
     for _ in range(2):
         arxiv_like.http.get(fixture_server.url(RSS), conditional=False)
-        hf_like.http.get(fixture_server.url("/hf_daily_papers/2024-07-02.json"))
+        hf_like.http.get(fixture_server.url("/hf_daily_papers/2024-06-18.json"))
     times = sorted(r.at for r in fixture_server.requests)
     assert len(times) == 4
     gaps = [b - a for a, b in itertools.pairwise(times)]

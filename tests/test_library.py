@@ -124,12 +124,9 @@ def test_a_digest_says_which_liked_paper_each_pick_is_close_to(
 ) -> None:
     """Import a library, run: the email's text part and the feed name the liked paper a pick
     is close to, with its similarity (and its id, for feed readers that link it)."""
-    config = write_config('\n[rankers.tfidf]\ncomponent = "tfidf"\n')
-    config.write_text(
-        config.read_text().replace(
-            "rankers = { keywords = 1.0, recency = 0.2 }",
-            "rankers = { keywords = 1.0, tfidf = 1.0, recency = 0.2 }",
-        )
+    config = write_config(
+        rankers={"tfidf": {"component": "tfidf"}},
+        selection={"rankers": {"keywords": 1.0, "tfidf": 1.0, "recency": 0.2}},
     )
     people = tmp_path / "people.jsonl"
     people.write_text(json.dumps({"name": "hopper", "email": "h@example.org"}) + "\n")

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import time_machine
+from configs import JSONL_SOURCE, config_text
 
 from digest.models import Subscriber
 from digest.scheduler import RUN_LISTENERS, EditionScheduler, SlotRun, slot_id
@@ -30,46 +31,6 @@ from helpers import TestPlugin, write_papers
 UTC = dt.UTC
 BERLIN = slot_id("0 7 * * *", "Europe/Berlin")
 NEW_YORK = slot_id("0 7 * * *", "America/New_York")
-
-CONFIG = """
-[digest]
-state_dir = "state"
-output_dir = "out"
-base_url = "https://digest.example.org"
-sender = "Test Digest <digest@example.org>"
-secret_key = "s"
-workers = 1
-database = "{database}"
-
-[selection]
-filters = ["keywords"]
-rankers = {{ keywords = 1.0 }}
-
-[sources.main]
-component = "jsonl"
-file = "papers.jsonl"
-
-[filters.keywords]
-component = "keywords"
-
-[rankers.keywords]
-component = "keywords"
-
-[renderers.email]
-component = "email"
-
-[deliverers.files]
-component = "files"
-"""
-
-SUBSCRIBER = """
-[subscribers.{name}]
-email = "{name}@example.org"
-keywords = ["robot"]
-channels = ["email"]
-schedule = "{schedule}"
-timezone = "{timezone}"
-"""
 
 
 def at(text: str) -> dt.datetime:
@@ -138,9 +99,24 @@ def schedulers() -> Iterator[Callable[..., EditionScheduler]]:
 
 
 def write_config(tmp_path: Path, database_url: str, *subs: tuple[str, str, str]) -> Path:
-    text = CONFIG.format(database=database_url) + "".join(
-        SUBSCRIBER.format(name=name, schedule=schedule, timezone=timezone)
-        for name, schedule, timezone in subs
+    """The tests' configuration (tests/configs.py) on ``database_url``: papers from a file,
+    email only, and one subscriber per ``(name, schedule, timezone)``."""
+    text = config_text(
+        digest={"database": database_url, "workers": 1},
+        selection={"rankers": {"keywords": 1.0, "recency": None}},
+        sources={"sample": None, **JSONL_SOURCE},
+        rankers={"recency": None},
+        renderers={"feed": None},
+        subscribers={
+            name: {
+                "email": f"{name}@example.org",
+                "keywords": ["robot"],
+                "channels": ["email"],
+                "schedule": schedule,
+                "timezone": timezone,
+            }
+            for name, schedule, timezone in subs
+        },
     )
     path = tmp_path / "config.toml"
     path.write_text(text, "utf-8")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from configs import BASE
 
 from webserver import reserve_port
 
@@ -24,12 +25,8 @@ def test_serve_schedules_serves_and_shuts_down_gracefully(
     sock = reserve_port()
     port = sock.getsockname()[1]
     sock.close()  # the server binds it itself
-    config = write_config(f"\n[serve]\nport = {port}\n")
-    config.write_text(
-        config.read_text().replace(
-            "max_items = 5", 'max_items = 5\nschedule = "0 7 * * 1-5"\ntimezone = "Europe/Berlin"'
-        )
-    )
+    ada = {**BASE["subscribers"]["ada"], "schedule": "0 7 * * 1-5", "timezone": "Europe/Berlin"}
+    config = write_config(serve={"port": port}, subscribers={**BASE["subscribers"], "ada": ada})
     assert cli("run", "--config", str(config)).exit_code == 0
 
     def start() -> subprocess.Popen[str]:

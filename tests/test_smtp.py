@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from configs import JSONL_SOURCE, config_text
 from pydantic import ValidationError
 
 import digest_smtp
@@ -666,49 +667,31 @@ def test_every_option_is_described() -> None:
 
 # -- a whole run --------------------------------------------------------------------------------
 
-RUN_CONFIG = """
-[digest]
-state_dir = "state"
-output_dir = "out"
-base_url = "https://digest.example.org"
-sender = "Test Digest <digest@example.org>"
-unsubscribe_mailto = "unsubscribe@example.org"
-secret_key = "s"
 
-[selection]
-filters = ["keywords"]
-rankers = {{ keywords = 1.0 }}
-
-[sources.main]
-component = "jsonl"
-file = "papers.jsonl"
-
-[filters.keywords]
-component = "keywords"
-
-[rankers.keywords]
-component = "keywords"
-
-[renderers.email]
-component = "email"
-
-[deliverers.smtp]
-component = "smtp"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-backoff = 0.01
-
-[subscribers.ada]
-email = "ada@example.org"
-keywords = ["robot"]
-channels = ["email"]
-
-[subscribers.grace]
-email = "grace@example.org"
-keywords = ["robot"]
-channels = ["email"]
-"""
+def run_config(port: int) -> str:
+    """The tests' configuration (tests/configs.py) delivering email only, through SMTP on
+    ``port``, to ada and grace, who both follow robots."""
+    return config_text(
+        digest={"unsubscribe_mailto": "unsubscribe@example.org"},
+        selection={"rankers": {"keywords": 1.0, "recency": None}},
+        sources={"sample": None, **JSONL_SOURCE},
+        rankers={"recency": None},
+        renderers={"feed": None},
+        deliverers={
+            "files": None,
+            "smtp": {
+                "component": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "backoff": 0.01,
+            },
+        },
+        subscribers={
+            name: {"email": f"{name}@example.org", "keywords": ["robot"], "channels": ["email"]}
+            for name in ("ada", "grace")
+        },
+    )
 
 
 def _smtp_plugin() -> tuple[object, ...]:
@@ -724,7 +707,7 @@ def test_a_run_delivers_through_smtp_and_reports_refused_recipients(
         tmp_path / "papers.jsonl",
         [make_paper(f"2411.{n:05d}", title=f"A robot paper {n}") for n in range(3)],
     )
-    (tmp_path / "config.toml").write_text(RUN_CONFIG.format(port=sink.port), "utf-8")
+    (tmp_path / "config.toml").write_text(run_config(sink.port), "utf-8")
     pipeline = build_pipeline(tmp_path / "config.toml", *_smtp_plugin())
     sink.reply("550 5.1.1 No such user", rcpt="grace@example.org")
     report = pipeline.run()

@@ -20,6 +20,7 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
+from configs import JSONL_SOURCE, config_text
 
 from digest.application import Application
 from digest.models import Subscriber
@@ -31,53 +32,23 @@ from digest.web.serve import build_app
 from helpers import TestPlugin, write_papers
 from webserver import ServerThread, reserve_port
 
-CONFIG = """
-[digest]
-state_dir = "state"
-output_dir = "out"
-title = "Lab digest"
-base_url = "{url}"
-sender = "Lab Digest <digest@example.org>"
-secret_key = "{secret}"
-{old_keys}
+WEB = {
+    "sources": {"sample": None, **JSONL_SOURCE},
+    "selection": {"rankers": {"keywords": 1.0, "recency": 0.1}},
+    "subscribers": {
+        "ada": {"email": "ada@example.org", "keywords": ["robot"]},
+        "grace": {"email": "grace@example.org", "keywords": ["language model"]},
+    },
+    "serve": {"operator_token": "op-s3cret"},
+}
 
-[serve]
-operator_token = "op-s3cret"
 
-[selection]
-filters = ["keywords"]
-rankers = {{ keywords = 1.0, recency = 0.1 }}
+def web_config(url: str, secret: str, **digest: Any) -> str:
+    """The tests' configuration served at ``url``, signing with ``secret``."""
+    return config_text(
+        **WEB, digest={"base_url": url, "secret_key": secret, "title": "Lab digest", **digest}
+    )
 
-[sources.main]
-component = "jsonl"
-file = "papers.jsonl"
-
-[filters.keywords]
-component = "keywords"
-
-[rankers.keywords]
-component = "keywords"
-
-[rankers.recency]
-component = "recency"
-
-[renderers.email]
-component = "email"
-
-[renderers.feed]
-component = "feed"
-
-[deliverers.files]
-component = "files"
-
-[subscribers.ada]
-email = "ada@example.org"
-keywords = ["robot"]
-
-[subscribers.grace]
-email = "grace@example.org"
-keywords = ["language model"]
-"""
 
 PAPERS = [
     make_paper("2411.00001", title="Robot grasping with tactile skins",
@@ -125,18 +96,19 @@ def serve(
     tmp_path: Path,
     *,
     secret: str = "k2",
-    old_keys: str = "",
+    old_keys: tuple[str, ...] = (),
     run: bool = True,
     database: str | None = None,
 ) -> Iterator[Site]:
     """A served site; ``database`` (a SQLAlchemy URL) replaces the SQLite file."""
-    if database:
-        old_keys += f'\ndatabase = "{database}"'
+    digest: dict[str, Any] = {"database": database} if database else {}
+    if old_keys:
+        digest["old_secret_keys"] = list(old_keys)
     sock = reserve_port()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(url=url, secret=secret, old_keys=old_keys), "utf-8")
+    config.write_text(web_config(url, secret, **digest), "utf-8")
     write_papers(tmp_path / "papers.jsonl", PAPERS)
     application = served_application(config)
     pipeline = application.pipeline
@@ -214,7 +186,7 @@ def test_tampered_foreign_and_rotated_tokens_get_4xx_and_change_nothing(tmp_path
         assert site.http.get(f"/preferences/{read_token}").status_code == 404
         assert site.http.get("/feeds/not-a-token/rss.xml").status_code == 404
         assert not site.subscriber("ada").unsubscribed
-    for site in serve(tmp_path / "b", secret="k2", old_keys='old_secret_keys = ["k1"]'):
+    for site in serve(tmp_path / "b", secret="k2", old_keys=("k1",)):
         ada = site.subscriber("ada")
         assert (
             site.http.get(f"/unsubscribe/{Tokens('k1').make('unsubscribe', ada.id)}").status_code
@@ -418,7 +390,7 @@ def test_subscribers_added_while_serving_get_their_schedule(tmp_path: Path) -> N
     sock = reserve_port()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(url=url, secret="k", old_keys=""), "utf-8")
+    config.write_text(web_config(url, "k"), "utf-8")
     write_papers(tmp_path / "papers.jsonl", PAPERS)
     application = served_application(config)
     pipeline = application.pipeline
