@@ -85,12 +85,17 @@ def load_papers(count: int) -> list[Paper]:
     papers: list[Paper] = []
     if CORPUS.exists():
         papers = list(corpus_papers(count, announced=dt.date.today()))
-    else:  # pragma: no cover - fall back to the bundled sample, repeated
-        print("corpus not found; using the bundled sample papers", file=sys.stderr)
-        from digest_sample import SampleSource  # type: ignore[import-not-found]
+    else:  # pragma: no cover - fall back to the bundled demo papers, repeated as new works
+        print("corpus not found; using the bundled demo papers", file=sys.stderr)
+        from digest_sample.source import load_records, to_paper
 
-        sample = list(SampleSource.load())  # type: ignore[attr-defined]
-        papers = (sample * (count // len(sample) + 1))[:count]
+        records = load_records()
+        today = dt.date.today()
+        for n in range(count):
+            record = dict(records[n % len(records)])
+            # each repeat is another work: its own demo DOI, so the store keeps them all
+            record["id"] = f"{record['id']}.{n // len(records)}"
+            papers.append(to_paper(record, today))
     return papers
 
 
