@@ -45,6 +45,53 @@ subscribers = sa.Table(
     sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
     sa.Column("watermark", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_edition_at", sa.DateTime(timezone=True)),
+    #: pending (signed up, not confirmed: never gets a digest), active, unsubscribed, deleted
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    #: the email address folded for lookups (sign-up: one subscription per address)
+    sa.Column("email_key", sa.String(320)),
+    sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_subscribers_email_key", "email_key"),
+    sa.Index("ix_subscribers_status", "status"),
+)
+
+#: subscriber statuses: ``pending`` sign-ups never get a digest and expire
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "deleted")
+
+#: what happened at the front door, without secrets: no address, only its domain
+signup_log = sa.Table(
+    "signup_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("subscriber", sa.String(200)),
+    sa.Column("domain", sa.String(255)),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+)
+
+#: settings the operator changes at run time (the sign-up mode), over the config file's
+site_settings = sa.Table(
+    "site_settings",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: where a subscriber's liked papers come from (a Zotero library, an ORCID iD …), kept so
+#: they can be synced again; ``options`` is JSON (e.g. a Zotero collection), never shown
+profile_imports = sa.Table(
+    "profile_imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), nullable=False),
+    sa.Column("importer", sa.String(50), nullable=False),
+    sa.Column("ref", sa.String(500), nullable=False),
+    sa.Column("options", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("synced_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("subscriber_id", "importer", "ref", name="uq_profile_imports"),
 )
 
 editions = sa.Table(
