@@ -11,6 +11,8 @@ plugin author needs (see ``docs/plugin-hooks.md``):
   ``Fetched``), ``Runtime``, ``Site``, ``FeatureStore``, ``Batch`` with its ``Mask`` and
   ``Scores`` arrays, ``PaperCache`` (per-paper work shared by every subscriber);
 * errors: ``DigestError``, ``PluginError``, ``SourceError``, ``FetchError``;
+* profile importers: ``ProfileImporter``, ``ImportHTTP`` (what they fetch through) and
+  ``ProfileImportError``;
 * identity: ``canonical_id``, ``canonical_ref``, ``parse_arxiv``, ``find_arxiv``,
   ``normalize_doi``, ``landing_url``, ``author_key``, ``same_author``;
 * text: ``one_line``, ``readable``, ``safe_url``, ``strip_invalid``, ``truncate``.
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         parse_arxiv,
         same_author,
     )
+    from digest.importers import ImportHTTP, ProfileImporter, ProfileImportError
     from digest.rendering import PaperCache
     from digest.text import one_line, readable, safe_url, strip_invalid, truncate
 
@@ -96,6 +99,7 @@ _HOMES = {
         ),
         "digest.identity",
     ),
+    **dict.fromkeys(("ImportHTTP", "ProfileImportError", "ProfileImporter"), "digest.importers"),
     "PaperCache": "digest.rendering",
     **dict.fromkeys(
         ("one_line", "readable", "safe_url", "strip_invalid", "truncate"), "digest.text"
@@ -115,9 +119,12 @@ __all__ = [
     "Fetched",
     "Filter",
     "HttpUrl",
+    "ImportHTTP",
     "Mask",
     "PaperCache",
     "PluginError",
+    "ProfileImportError",
+    "ProfileImporter",
     "Ranker",
     "Renderer",
     "Runtime",

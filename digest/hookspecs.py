@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from digest.components import Deliverer, Filter, Ranker, Renderer, Source
+    from digest.importers import ProfileImporter
     from digest.models import Edition, RunReport
 
 PROJECT = "digest"
@@ -66,6 +67,24 @@ def register_renderers() -> list[type[Renderer]]:  # type: ignore[empty-body]
 @hookspec
 def register_deliverers() -> list[type[Deliverer]]:  # type: ignore[empty-body]
     """Return deliverer classes; each serves the channels it lists.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_profile_importers() -> list[type[ProfileImporter]]:  # type: ignore[empty-body]
+    """Return profile importer classes: each turns a reference a researcher has (a Zotero
+    library, an ORCID iD, an arXiv author) into papers they like.
+
+    Each class needs a unique ``name`` (what ``--from <name>:<ref>`` refers to) and subclasses
+    :class:`digest.importers.ProfileImporter`; importers are not configured components (no
+    ``[importers.x]`` tables). A name taken twice goes to the built-in plugin, else to the
+    plugin registered first. Example::
+
+        @hookimpl
+        def register_profile_importers():
+            return [OpenReviewImporter]
 
     .. versionadded:: 0.1
     """

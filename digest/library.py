@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from digest.errors import DigestError
 from digest.identity import canonical_ref
@@ -29,8 +29,9 @@ class Library:
     skipped: int
 
 
-def detect(path: Path, text: str) -> str:
-    suffix = path.suffix.lower()
+def detect(path: Path | str, text: str) -> str:
+    """The format of ``text`` from the file name's suffix or the text's first character."""
+    suffix = PurePath(path).suffix.lower()
     if suffix in (".bib", ".bibtex") or text.lstrip().startswith("@"):
         return "bibtex"
     if suffix == ".csv":
@@ -46,7 +47,14 @@ def read_library(path: Path, fmt: str | None = None) -> Library:
         text = path.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise DigestError(f"{path}: cannot read: {error}") from None
-    fmt = fmt or detect(path, text)
+    return parse_library(text, name=str(path), fmt=fmt)
+
+
+def parse_library(text: str, *, name: str, fmt: str | None = None) -> Library:
+    """Read a library export's text; ``name`` (a file name) tells the format when ``fmt`` is
+    not given and names the culprit in a :class:`DigestError`."""
+    path = name
+    fmt = fmt or detect(name, text)
     readers = {"bibtex": _bibtex, "zotero-csv": _zotero_csv, "zotero-rdf": _zotero_rdf}
     try:
         entries = list(readers[fmt](text))

@@ -17,13 +17,16 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from digest import hookspecs
 from digest.components import COMPONENT_KINDS, Component
 from digest.errors import PluginError, describe, did_you_mean
+
+if TYPE_CHECKING:
+    from digest.importers import ProfileImporter
 
 log = logging.getLogger("digest.plugins")
 
@@ -139,6 +142,7 @@ class PluginHost:
         for name, plugin in extra:
             self.register(plugin, name=name)
         self._components: dict[str, dict[str, Registered]] | None = None
+        self._importers: dict[str, type[ProfileImporter]] | None = None
         self.raise_if_strict()
 
     @classmethod
@@ -220,6 +224,7 @@ class PluginHost:
                 self._load_errors.setdefault(name, message)
                 self._fail(PluginFailure(plugin=name, hook=caller.name, message=message), None)
         self._components = None
+        self._importers = None
         return True
 
     def _refuse(
@@ -288,29 +293,16 @@ class PluginHost:
 
     def _collect_components(self) -> dict[str, dict[str, Registered]]:
         found: dict[str, dict[str, Registered]] = {kind: {} for kind in COMPONENT_KINDS}
-        # A name taken twice goes to a built-in plugin, else to the plugin registered first
-        # (not to the one pluggy happens to call first), and the other is reported.
-        order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
-
-        def precedence(item: tuple[str, Any]) -> tuple[bool, int]:
-            plugin = item[0]
-            return self._dists.get(plugin) != DISTRIBUTION, order.get(plugin, len(order))
-
         for kind, base in COMPONENT_KINDS.items():
-            hook = f"register_{kind}"
-            for plugin, classes in sorted(self.call_each(hook), key=precedence):
-                if classes is None:
+            for plugin, cls in self._registered_classes(f"register_{kind}"):
+                problem = self._check_component(cls, base, found[kind])
+                if problem:
+                    self._fail(
+                        PluginFailure(plugin=plugin, hook=f"register_{kind}", message=problem),
+                        None,
+                    )
                     continue
-                if not isinstance(classes, list | tuple):
-                    message = f"returned {type(classes).__name__}, want a list of classes"
-                    self._fail(PluginFailure(plugin=plugin, hook=hook, message=message), None)
-                    continue
-                for cls in classes:
-                    problem = self._check_component(cls, base, found[kind])
-                    if problem:
-                        self._fail(PluginFailure(plugin=plugin, hook=hook, message=problem), None)
-                        continue
-                    found[kind][cls.name] = Registered(cls=cls, plugin=plugin)
+                found[kind][cls.name] = Registered(cls=cls, plugin=plugin)
             # Old names last: a current name always wins over another component's old one.
             for entry in list(found[kind].values()):
                 for alias in entry.cls.aliases:
@@ -320,6 +312,63 @@ class PluginHost:
                     )
         self.raise_if_strict()
         return found
+
+    def _registered_classes(self, hook: str) -> list[tuple[str, Any]]:
+        """``(plugin, class)`` for every class a ``register_*`` hook returned, in precedence
+        order; a reply that is not a list is reported and skipped.
+
+        A name taken twice goes to a built-in plugin, else to the plugin registered first
+        (not to the one pluggy happens to call first): callers keep the first they see.
+        """
+        order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
+
+        def precedence(item: tuple[str, Any]) -> tuple[bool, int]:
+            plugin = item[0]
+            return self._dists.get(plugin) != DISTRIBUTION, order.get(plugin, len(order))
+
+        found: list[tuple[str, Any]] = []
+        for plugin, classes in sorted(self.call_each(hook), key=precedence):
+            if classes is None:
+                continue
+            if not isinstance(classes, list | tuple):
+                message = f"returned {type(classes).__name__}, want a list of classes"
+                self._fail(PluginFailure(plugin=plugin, hook=hook, message=message), None)
+                continue
+            found.extend((plugin, cls) for cls in classes)
+        return found
+
+    def profile_importers(self) -> dict[str, type[ProfileImporter]]:
+        """Registered profile importer classes by name (``register_profile_importers``).
+
+        Importers are not configured components: there is no ``[importers.x]`` table. A
+        plugin whose hook raises or returns something else than importer classes is recorded
+        in :attr:`failures`, like a broken component; a name taken twice goes to the
+        built-in plugin, else to the plugin registered first.
+        """
+        if self._importers is None:
+            from digest.importers import ProfileImporter
+
+            hook = "register_profile_importers"
+            found: dict[str, type[ProfileImporter]] = {}
+            owners: dict[str, str] = {}
+            for plugin, cls in self._registered_classes(hook):
+                name = getattr(cls, "name", None)
+                if not (isinstance(cls, type) and issubclass(cls, ProfileImporter)):
+                    problem = f"{cls!r} is not a subclass of digest.importers.ProfileImporter"
+                elif not isinstance(name, str) or not name:
+                    problem = f"{cls.__qualname__} has no 'name'"
+                elif name in found:
+                    problem = (
+                        f"profile importer name {name!r} is already registered by plugin "
+                        f"{owners[name]!r}"
+                    )
+                else:
+                    found[name], owners[name] = cls, plugin
+                    continue
+                self._fail(PluginFailure(plugin=plugin, hook=hook, message=problem), None)
+            self.raise_if_strict()
+            self._importers = found
+        return dict(self._importers)
 
     @staticmethod
     def _check_component(

@@ -204,6 +204,40 @@ def test_hook_register_deliverers(notes_run: tuple[Path, object]) -> None:
     assert notes.startswith("<!-- <") and notes.count("# Lab digest") == 1
 
 
+def test_hook_register_profile_importers(tmp_path: Path) -> None:
+    from digest.fetch import Fetcher, FetchPolicy
+    from digest.importers import ImportHTTP, ProfileImportError
+
+    plugin = example("register_profile_importers")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    reading = {
+        "papers": [
+            {"title": "Diffusion policies", "arxiv": "2406.01234v2", "authors": ["Ada Lovelace"]},
+            {"title": "Compilers for robots", "doi": "https://doi.org/10.1145/3404835.3462891"},
+            {"title": "Diffusion policies (again)", "arxiv": "arXiv:2406.01234"},
+            {"title": "", "doi": "10.5555/untitled"},
+        ]
+    }
+    (lists / "robots.json").write_text(json.dumps(reading), "utf-8")
+    with (
+        FixtureServer(tmp_path) as server,
+        ImportHTTP(Fetcher(FetchPolicy(allow=("127.0.0.0/8",), retries=0))) as http,
+    ):
+        cls = make_host(plugin).profile_importers()["reading-list"]
+        importer = cls(base_url=server.url("/lists"))
+        papers = importer.read(" Robots ", http, options={})
+        assert [str(p.id) for p in papers] == [
+            "arxiv:2406.01234",
+            "doi:10.1145/3404835.3462891",
+        ]
+        assert papers[0].authors[0].name == "Ada Lovelace"
+        with pytest.raises(ProfileImportError, match=r"^reading-list vision: .*HTTP 404"):
+            importer.read("vision", http, options={})
+        with pytest.raises(ProfileImportError, match="want a list name"):
+            importer.validate("../etc")
+
+
 # -- the other hooks ------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ SNAPSHOT = {
     "register_commands": ["cli"],
     "register_deliverers": [],
     "register_filters": [],
+    "register_profile_importers": [],
     "register_rankers": [],
     "register_renderers": [],
     "register_sources": [],

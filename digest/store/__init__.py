@@ -36,6 +36,7 @@ from digest.store.codecs import (
     subscriber_to_json,
     subscriber_values,
 )
+from digest.store.imports import ImportStore
 from digest.store.papers import PaperStore, UpsertResult
 from digest.store.schema import (
     FEEDBACK_KINDS,
@@ -88,7 +89,7 @@ __all__ = [
 ]
 
 
-class Store(PaperStore, SubscriberStore, SourceStore):
+class Store(PaperStore, SubscriberStore, SourceStore, ImportStore):
     """Access to the database; one per process. Use :meth:`open` to create and migrate."""
 
     def __init__(self, engine: Engine) -> None:
