@@ -1,4 +1,4 @@
-"""``digest subscribers import|list|like|remove``: the subscribers kept in the store."""
+"""``digest subscribers import|list|like|sync|remove``: the subscribers kept in the store."""
 
 from __future__ import annotations
 
@@ -76,43 +76,105 @@ def list_(config: Path | None, strict: bool, as_json: bool) -> None:
 @subscribers.command("like")
 @config_option
 @click.argument("name")
-@click.argument("library", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("library", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["bibtex", "zotero-csv", "zotero-rdf"]),
     help="Library format (default: from the file).",
 )
-def like(config: Path | None, strict: bool, name: str, library: Path, fmt: str | None) -> None:
-    """Add the papers of a BibTeX or Zotero export to NAME's liked papers."""
-    from dataclasses import replace
-
+@click.option(
+    "--from",
+    "source",
+    metavar="IMPORTER:REF",
+    help="Import from a service instead of a file, and keep it for 'digest subscribers sync': "
+    "zotero:users/123456, orcid:0000-0002-1825-0097, arxiv-author:Hinton_G, "
+    "semantic-scholar:1741101.",
+)
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="With --from: the environment variable holding the service's API key (a private "
+    "Zotero library); the variable's name is kept for syncing, never the key.",
+)
+def like(
+    config: Path | None,
+    strict: bool,
+    name: str,
+    library: Path | None,
+    fmt: str | None,
+    source: str | None,
+    api_key_env: str | None,
+) -> None:
+    """Add the papers of a BibTeX or Zotero export (FILE), or of a Zotero library, ORCID
+    record, arXiv author or Semantic Scholar author (--from), to NAME's liked papers."""
     from digest.application import Application
-    from digest.library import merge_liked, read_library
-    from digest.store import LIBRARY_SOURCE, utcnow
+    from digest.importers import ImportHTTP, import_into, make_importer, parse_from, run_import
+    from digest.library import read_library
+    from digest.store import utcnow
 
+    if (library is None) == (source is None):
+        raise click.UsageError("give a library FILE or --from IMPORTER:REF (one of them)")
+    if api_key_env and source is None:
+        raise click.UsageError("--api-key-env goes with --from")
     with Application.from_path(config, strict=strict) as app:
         if name in app.settings.subscribers:
             raise DigestError(
                 f"subscriber {name!r} is defined in {app.loaded.source}; "
                 "add liked papers there (liked = [...])"
             )
-        store = app.store
-        stored = next((s for s in store.subscribers() if s.subscriber.name == name), None)
-        if stored is None:
-            raise DigestError(f"no subscriber named {name!r}")
-        found = read_library(library, fmt)
         now = utcnow()
-        store.upsert_papers(found.papers, source=LIBRARY_SOURCE, now=now)
-        sub = stored.subscriber
-        liked = merge_liked(sub.profile.liked, found.papers)
-        updated = replace(sub, profile=replace(sub.profile, liked=liked))
-        store.save_subscribers([updated], origin=stored.origin, now=now)
+        if source is not None:
+            importer_name, ref = parse_from(source)
+            importer = make_importer(app.host.profile_importers(), importer_name)
+            options = {"api_key_env": api_key_env} if api_key_env else {}
+            with ImportHTTP.from_settings(app.settings.fetch) as http:
+                result = run_import(app.store, name, importer, ref, http, options=options, now=now)
+            click.echo(result.summary())
+            return
+        assert library is not None
+        found = read_library(library, fmt)
+        result = import_into(app.store, name, found.papers, now=now)
+    disliked = f", {len(result.disliked)} disliked left out" if result.disliked else ""
     click.echo(
         f"{name}: {len(found.papers)} liked papers from {library} "
-        f"({found.skipped} entries without an arXiv id or DOI skipped); "
-        f"{len(liked)} liked in all"
+        f"({found.skipped} entries without an arXiv id or DOI skipped{disliked}); "
+        f"{result.liked} liked in all"
     )
+
+
+@subscribers.command("sync")
+@config_option
+@click.option("--subscriber", "only", metavar="NAME", help="Only this subscriber's imports.")
+def sync(config: Path | None, strict: bool, only: str | None) -> None:
+    """Import again what every 'like --from' import lists now: papers it no longer lists are
+    no longer liked; papers liked by hand and dislikes stay."""
+    from digest.application import Application
+    from digest.importers import ImportHTTP, ImportResult, sync_imports
+    from digest.store import utcnow
+    from digest.store.imports import StoredImport
+
+    done: list[bool] = []
+
+    def report(item: StoredImport, result: ImportResult | None, error: str | None) -> None:
+        done.append(result is not None)
+        if result is not None:
+            click.echo(result.summary())
+        else:
+            click.echo(f"{item.subscriber}: {item.importer}:{item.ref} failed: {error}", err=True)
+
+    with Application.from_path(config, strict=strict) as app:
+        importers = app.host.profile_importers()
+        with ImportHTTP.from_settings(app.settings.fetch) as http:
+            sync_imports(
+                app.store, importers, http, now=utcnow(), subscriber=only, on_result=report
+            )
+    if not done:
+        click.echo("No imports to sync (add one with 'digest subscribers like NAME --from ...')")
+        return
+    click.echo(f"Synced {sum(done)} of {len(done)} imports")
+    if not all(done):
+        raise SystemExit(1)
 
 
 @subscribers.command("remove")
