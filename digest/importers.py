@@ -378,9 +378,11 @@ def import_into(
     # Ours: what this import added, or already owned, or shares with another import. A paper
     # liked by hand before any import listed it is never ours, so never taken back.
     ours = [i for i in wanted if i in owned or i not in liked or i in others]
-    removed = tuple(i for i in profile.liked if i in owned - set(wanted) - others)
-    kept = [i for i in profile.liked if i not in removed]
-    new_liked = merge_liked(kept, [p for p in papers if str(p.id) in set(wanted)])
+    wanted_set = set(wanted)
+    gone = owned - wanted_set - others
+    removed = tuple(i for i in profile.liked if i in gone)
+    kept = [i for i in profile.liked if i not in gone]
+    new_liked = merge_liked(kept, [p for p in papers if str(p.id) in wanted_set])
 
     store.upsert_papers(papers, source=LIBRARY_SOURCE, now=now)
     if importer is not None and ref is not None:
