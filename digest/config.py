@@ -15,7 +15,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from digest.errors import ConfigError, did_you_mean
@@ -167,6 +168,53 @@ class ServeSettings(_Strict):
     )
 
 
+SignupMode = Literal["closed", "open", "domains"]
+
+
+class SignupSettings(_Strict):
+    """``[signup]``: who may subscribe themselves at ``/subscribe`` (``digest serve``)."""
+
+    mode: SignupMode = Field(
+        "closed",
+        description=(
+            "closed: only the operator adds subscribers; open: anyone may sign up; domains: "
+            "addresses under allowed_domains (the operator area can switch it at run time)"
+        ),
+    )
+    allowed_domains: tuple[str, ...] = Field(
+        (), description="for mode = 'domains': e.g. ['lab.example.org'] (subdomains included)"
+    )
+    confirm_within_days: int = Field(
+        7, ge=1, le=90, description="unconfirmed sign-ups are purged after this many days"
+    )
+    per_ip: str = Field(
+        "10/hour", description="sign-up attempts per client address (a 'limits' rate string)"
+    )
+    per_address: str = Field("3/day", description="confirmation or manage emails per email address")
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().lstrip("@").casefold() for d in value if d.strip())
+
+    @field_validator("per_ip", "per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError(f"not a rate like '10/hour': {value!r}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _domains_needed(self) -> SignupSettings:
+        if self.mode == "domains" and not self.allowed_domains:
+            raise ValueError("mode = 'domains' needs allowed_domains")
+        return self
+
+
 class SelectionSettings(_Strict):
     """``[selection]``: filter and ranker instances applied to every subscriber."""
 
@@ -256,6 +304,7 @@ class Settings(_Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    signup: SignupSettings = Field(default_factory=SignupSettings)
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)
     rankers: dict[str, ComponentInstance] = Field(default_factory=dict)

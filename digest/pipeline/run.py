@@ -141,6 +141,9 @@ class Pipeline:
         seen = len(self.host.failures)
         self.host.call_each("before_run", edition=None, dry_run=options.dry_run)
         self.sync_config_subscribers(now)
+        if not options.dry_run:  # sign-ups left unconfirmed too long go
+            confirm = dt.timedelta(days=self.settings.signup.confirm_within_days)
+            self.store.purge_pending(before=now - confirm)
         if options.collect:
             started = time.perf_counter()
             collector = Collector(self.store, self.c.sources, self.settings.fetch, self.reporter)

@@ -8,6 +8,8 @@ The schema is created and upgraded by Alembic migrations (``digest/migrations``)
 
 * :mod:`~digest.store.papers` — papers, the sources that saw them, per-paper features;
 * :mod:`~digest.store.subscribers` — subscribers and their feedback;
+* :mod:`~digest.store.signup` — pending sign-ups, self-service edits and erasure, the
+  sign-up log and run-time site settings;
 * :mod:`~digest.store.sources` — source state, runs and health.
 
 They share :mod:`~digest.store.codecs` (records ⇄ the JSON stored) and
@@ -51,6 +53,7 @@ from digest.store.schema import (
     source_runs,
     source_state,
 )
+from digest.store.signup import SignupEvent, SignupStore
 from digest.store.sources import SourceHealth, SourceStore
 from digest.store.sql import aware, execute_many, iter_chunks, sqlite_pragmas, utcnow
 from digest.store.subscribers import FeedbackItem, StoredSubscriber, SubscriberStore
@@ -61,6 +64,7 @@ __all__ = [
     "LIBRARY_SOURCE",
     "SUBSCRIBER_FIELDS",
     "FeedbackItem",
+    "SignupEvent",
     "SourceHealth",
     "Store",
     "StoredSubscriber",
@@ -89,7 +93,7 @@ __all__ = [
 ]
 
 
-class Store(PaperStore, SubscriberStore, SourceStore, ImportStore):
+class Store(PaperStore, SubscriberStore, SignupStore, SourceStore, ImportStore):
     """Access to the database; one per process. Use :meth:`open` to create and migrate."""
 
     def __init__(self, engine: Engine) -> None:

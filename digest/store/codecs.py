@@ -120,6 +120,13 @@ def subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
     return out
 
 
+def email_key(address: str | None) -> str | None:
+    """An address folded for lookups: one subscription per mailbox, whatever the case."""
+    if not address:
+        return None
+    return address.strip().casefold()[:320]
+
+
 def subscriber_to_json(subscriber: Subscriber) -> str:
     return json.dumps(subscriber_values(subscriber), ensure_ascii=False)
 

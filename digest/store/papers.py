@@ -106,9 +106,7 @@ class PaperStore(StorePart):
         """Papers with ``seq > after_seq`` first seen after the time, in ``seq`` order: the
         candidates of a run. Papers only stored as references (:data:`LIBRARY_SOURCE`) are not
         new papers and are left out, until a source collects them too."""
-        collected = sa.exists().where(
-            paper_sources.c.paper_seq == papers.c.seq, paper_sources.c.source != LIBRARY_SOURCE
-        )
+        collected = _collected()
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(papers.c.seq, papers.c.data)
@@ -116,6 +114,19 @@ class PaperStore(StorePart):
                 .where(collected)
                 .order_by(papers.c.seq)
             ).all()
+        return [r.seq for r in rows], [paper_from_json(r.data) for r in rows]
+
+    def latest_papers(self, limit: int) -> tuple[list[int], list[Paper]]:
+        """The ``limit`` newest collected papers (not library references), in ``seq`` order:
+        what a sign-up preview ranks."""
+        collected = _collected()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(papers.c.seq, papers.c.data)
+                .where(collected)
+                .order_by(papers.c.seq.desc())
+                .limit(limit)
+            ).all()[::-1]
         return [r.seq for r in rows], [paper_from_json(r.data) for r in rows]
 
     def papers_by_seq(self, seqs: Iterable[int]) -> dict[int, Paper]:
@@ -170,3 +181,10 @@ class PaperStore(StorePart):
     def max_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(papers.c.seq))).scalar() or 0)
+
+
+def _collected() -> sa.Exists:
+    """Papers a source collected: not only stored as references (:data:`LIBRARY_SOURCE`)."""
+    return sa.exists().where(
+        paper_sources.c.paper_seq == papers.c.seq, paper_sources.c.source != LIBRARY_SOURCE
+    )

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.models import Subscriber
-from digest.store.codecs import subscriber_from_fields, subscriber_to_json
+from digest.store.codecs import email_key, subscriber_from_fields, subscriber_to_json
 from digest.store.schema import FEEDBACK_KINDS, deliveries, feedback, subscribers
 from digest.store.sql import StorePart, aware, rows_in, utcnow
 
@@ -35,6 +35,14 @@ class StoredSubscriber:
     watermark: int
     unsubscribed: bool
     last_edition_at: dt.datetime | None
+    #: ``pending`` (signed up, not confirmed), ``active``, ``unsubscribed`` or ``deleted``;
+    #: only ``active`` subscribers get digests
+    status: str = "active"
+    created_at: dt.datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,8 +61,10 @@ class SubscriberStore(StorePart):
 
     def subscribers(self, *, include_unsubscribed: bool = True) -> list[StoredSubscriber]:
         query = sa.select(subscribers).order_by(subscribers.c.name)
-        if not include_unsubscribed:
-            query = query.where(subscribers.c.unsubscribed_at.is_(None))
+        if not include_unsubscribed:  # those who get digests: neither pending nor gone
+            query = query.where(
+                subscribers.c.unsubscribed_at.is_(None), subscribers.c.status == "active"
+            )
         with self.engine.connect() as conn:
             return [self._stored(r) for r in conn.execute(query)]
 
@@ -67,11 +77,16 @@ class SubscriberStore(StorePart):
             watermark=row.watermark,
             unsubscribed=row.unsubscribed_at is not None,
             last_edition_at=aware(row.last_edition_at),
+            status=row.status,
+            created_at=aware(row.created_at),
         )
 
     def unsubscribed_ids(self, ids: Sequence[int]) -> set[int]:
-        """Which of ``ids`` have unsubscribed (read fresh: unsubscribe wins, I4)."""
-        query = sa.select(subscribers.c.id).where(subscribers.c.unsubscribed_at.is_not(None))
+        """Which of ``ids`` have unsubscribed or are otherwise not active (read fresh:
+        unsubscribe wins, I4)."""
+        query = sa.select(subscribers.c.id).where(
+            sa.or_(subscribers.c.unsubscribed_at.is_not(None), subscribers.c.status != "active")
+        )
         with self.engine.connect() as conn:
             return {r.id for r in rows_in(conn, query, subscribers.c.id, list(ids))}
 
@@ -108,12 +123,16 @@ class SubscriberStore(StorePart):
                         conn.execute(
                             subscribers.update()
                             .where(subscribers.c.id == sid)
-                            .values(data=data, origin=origin)
+                            .values(data=data, origin=origin, email_key=email_key(sub.email))
                         )
                 else:
                     conn.execute(
                         subscribers.insert().values(
-                            name=sub.name, data=data, origin=origin, created_at=now
+                            name=sub.name,
+                            data=data,
+                            origin=origin,
+                            created_at=now,
+                            email_key=email_key(sub.email),
                         )
                     )
             if replace_origin:
@@ -144,7 +163,7 @@ class SubscriberStore(StorePart):
             conn.execute(
                 subscribers.update()
                 .where(subscribers.c.id == sid)
-                .values(origin="removed", unsubscribed_at=utcnow())
+                .values(origin="removed", unsubscribed_at=utcnow(), status="unsubscribed")
             )
         else:
             conn.execute(feedback.delete().where(feedback.c.subscriber_id == sid))
@@ -155,7 +174,7 @@ class SubscriberStore(StorePart):
             result = conn.execute(
                 subscribers.update()
                 .where(subscribers.c.id == subscriber_id, subscribers.c.unsubscribed_at.is_(None))
-                .values(unsubscribed_at=now)
+                .values(unsubscribed_at=now, status="unsubscribed")
             )
             return bool(result.rowcount)
 
