@@ -115,17 +115,20 @@ class MessageBuilder:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.domain = parseaddr(site.sender)[1].rpartition("@")[2] or "localhost"
-        fixed = [
-            _address("From", site.sender),
-            b"MIME-Version: 1.0\r\n",
-            _header("List-Id", f"{site.title} <{site.list_id}>"),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            b"Auto-Submitted: auto-generated\r\n",
-            b"Precedence: bulk\r\n",
-        ]
+        own = [_address("From", site.sender), b"MIME-Version: 1.0\r\n"]
         if site.reply_to:
-            fixed.append(_address("Reply-To", site.reply_to))
-        self._fixed = b"".join(fixed)
+            own.append(_address("Reply-To", site.reply_to))
+        #: every message: From, MIME-Version, Reply-To
+        self._own = b"".join(own)
+        #: digests only: they are list mail (RFC 2369 / 8058), bulk and automatic
+        self._list = b"".join(
+            (
+                _header("List-Id", f"{site.title} <{site.list_id}>"),
+                b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                b"Auto-Submitted: auto-generated\r\n",
+                b"Precedence: bulk\r\n",
+            )
+        )
 
     def build(
         self,
@@ -140,18 +143,48 @@ class MessageBuilder:
         unsubscribe_url: str,
         unsubscribe_mailto: str | None = None,
     ) -> bytes:
-        boundary = "=_pd_" + hashlib.sha1(message_id.encode()).hexdigest()[:24]
+        """A digest: list mail with one-click unsubscribe."""
         unsubscribe = f"<{unsubscribe_url}>"
         if unsubscribe_mailto:
             unsubscribe += f", <{unsubscribe_mailto}>"
+        extra = self._list + _header("List-Unsubscribe", unsubscribe)
+        return self._message(to, to_name, subject, text, html, message_id, date, extra)
+
+    def transactional(
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str,
+        message_id: str,
+        date: dt.datetime,
+    ) -> bytes:
+        """A message one person asked for (a sign-up confirmation): not list mail, so no
+        List-* or Precedence headers; ``Auto-Submitted: auto-generated`` still."""
+        extra = b"Auto-Submitted: auto-generated\r\n"
+        return self._message(to, None, subject, text, html, message_id, date, extra)
+
+    def _message(
+        self,
+        to: str,
+        to_name: str | None,
+        subject: str,
+        text: str,
+        html: str,
+        message_id: str,
+        date: dt.datetime,
+        extra: bytes,
+    ) -> bytes:
+        boundary = "=_pd_" + hashlib.sha1(message_id.encode()).hexdigest()[:24]
         head = b"".join(
             (
-                self._fixed,
+                self._own,
+                extra,
                 _address_header("To", to_name or "", to),
                 _header("Subject", subject),
                 _header("Date", format_datetime(date)),
                 _header("Message-ID", message_id),
-                _header("List-Unsubscribe", unsubscribe),
                 f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
             )
         )
