@@ -86,7 +86,18 @@ OPERATIONS = [
     ("POST", "/feedback/{token}"),
     ("GET", "/preferences/{token}"),
     ("POST", "/preferences/{token}/feedback/{feedback_id}/delete"),
+    ("POST", "/preferences/{token}"),
+    ("POST", "/preferences/{token}/resubscribe"),
+    ("GET", "/preferences/{token}/export.json"),
+    ("POST", "/preferences/{token}/delete"),
+    ("GET", "/subscribe"),
+    ("POST", "/subscribe"),
+    ("GET", "/confirm/{token}"),
+    ("POST", "/confirm/{token}"),
+    ("GET", "/static/profile.js"),
     ("GET", "/operator"),
+    ("POST", "/operator/signup-mode"),
+    ("GET", "/operator/subscribers.{fmt}"),
     ("GET", "/operator/preview/{name}"),
 ]
 #: the purpose of the token a real link carries, per path
@@ -97,6 +108,9 @@ PURPOSES = {
     "/feedback/{token}": "feedback",
     "/preferences/{token}": "preferences",
     "/preferences/{token}/feedback/{feedback_id}/delete": "preferences",
+    "/preferences/{token}/resubscribe": "preferences",
+    "/preferences/{token}/export.json": "preferences",
+    "/preferences/{token}/delete": "preferences",
 }
 FUZZ_SETTINGS = settings(
     max_examples=30,

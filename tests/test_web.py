@@ -323,9 +323,13 @@ def test_feedback_links_confirm_then_record_and_can_be_undone(site: Site) -> Non
     assert prefs_url is not None
     prefs = site.http.get(unescape(prefs_url.group(1)))
     assert "Mallory Muted" in prefs.text and "Robot grasping" in prefs.text
-    undo = re.findall(r'action="([^"]+/delete)"', prefs.text)
+    undo = re.findall(r'action="([^"]+/feedback/\d+/delete)"', prefs.text)
     assert len(undo) == 2
-    assert site.http.post(unescape(undo[0])).status_code == 200
+    # a state-changing form: without its CSRF token the post is refused and changes nothing
+    assert site.http.post(unescape(undo[0])).status_code == 403
+    assert len(store.feedback([ada.id])[ada.id]) == 2
+    done = site.http.post(unescape(undo[0]), data={"csrf": csrf_of(prefs.text)})
+    assert done.status_code == 200
     assert len(store.feedback([ada.id])[ada.id]) == 1
 
 
@@ -381,8 +385,11 @@ def test_healthz_reports_sources(site: Site) -> None:
 def test_pages_send_no_referrer_and_forbid_scripts(site: Site) -> None:
     page = site.http.get(site.links("ada", r"/archive/[^/\"]+/[^\"]+")[0])
     assert page.headers["referrer-policy"] == "no-referrer"
-    assert "script-src" not in page.headers["content-security-policy"]
-    assert "default-src 'none'" in page.headers["content-security-policy"]
+    policy = dict(
+        part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";")
+    )
+    assert policy["script-src"] == "'self'"  # the site's own file only: no inline script
+    assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
 
 
 def test_subscribers_added_while_serving_get_their_schedule(tmp_path: Path) -> None:
@@ -408,3 +415,10 @@ def test_subscribers_added_while_serving_get_their_schedule(tmp_path: Path) -> N
             time.sleep(0.1)
         jobs = http.get("/operator", headers={"Authorization": "Bearer op-s3cret"}).text
         assert "edition|Asia/Tokyo|30 6 * * 1-5" in jobs
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page (the client keeps the cookie it is bound to)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from digest.cli.common import config_option
 from digest.errors import DigestError
+
+if TYPE_CHECKING:
+    from digest.store import StoredSubscriber
 
 
 def register(cli: click.Group) -> None:
@@ -55,22 +59,34 @@ def list_(config: Path | None, strict: bool, as_json: bool) -> None:
                         "name": r.subscriber.name,
                         "email": r.subscriber.email,
                         "origin": r.origin,
+                        "status": _status(r),
                         "unsubscribed": r.unsubscribed,
                         "channels": list(r.subscriber.channels),
                     }
                     for r in rows
+                    if r.status != "deleted"
                 ],
                 indent=2,
             )
         )
         return
     for r in rows:
+        if r.status == "deleted":
+            continue
         sub = r.subscriber
-        state = "unsubscribed" if r.unsubscribed else ("inactive" if not sub.active else "active")
         click.echo(
-            f"{sub.name}\t{sub.email or '-'}\t{r.origin}\t{state}\t"
+            f"{sub.name}\t{sub.email or '-'}\t{r.origin}\t{_status(r)}\t"
             f"{','.join(sub.channels)}\t{sub.schedule} {sub.timezone}"
         )
+
+
+def _status(row: StoredSubscriber) -> str:
+    """pending (not confirmed), active, inactive (``active = false``) or unsubscribed."""
+    if row.unsubscribed:
+        return "unsubscribed"
+    if row.pending:
+        return "pending"
+    return "active" if row.subscriber.active else "inactive"
 
 
 @subscribers.command("like")

@@ -12,7 +12,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Robots-Tag": "noindex, nofollow",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+        "img-src https: data:; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }

@@ -83,6 +83,18 @@ class WebService:
 
         settings_json = self.settings.model_dump_json()
         self._fingerprint = hashlib.sha256(f"{__version__}\0{settings_json}".encode()).hexdigest()
+        from digest.web.guard import FormGuard, RateLimits
+        from digest.web.signup import SignupService
+
+        #: CSRF tokens of the state-changing forms
+        self.guard = FormGuard(self.tokens, self.site.base_url)
+        signup = self.settings.signup
+        self.limits = RateLimits(
+            {"signup-ip": signup.per_ip, "signup-address": signup.per_address,
+             "preview-ip": "120/minute"}
+        )  # fmt: skip
+        #: sign-up, confirmation, re-subscription
+        self.signup = SignupService(self)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -232,6 +244,47 @@ class WebService:
             now=utcnow(),
         )
 
+    def export(self, stored: StoredSubscriber) -> dict[str, Any]:
+        """Everything stored about one subscriber ("export my data")."""
+        from digest.store import subscriber_values
+
+        sub = stored.subscriber
+        items = self.store.feedback([stored.id]).get(stored.id, [])
+        runs = self.ledger.history([stored.id], before=None, editions_back=1000).get(stored.id, [])
+        papers = self.store.papers_by_seq({i.paper_seq for _, its in runs for i in its})
+
+        def paper(seq: int) -> dict[str, str]:
+            found = papers.get(seq)
+            return {"id": str(found.id), "title": found.title} if found else {"id": str(seq)}
+
+        return {
+            "name": sub.name,
+            "status": stored.status,
+            "created_at": _iso(stored.created_at),
+            "settings": subscriber_values(sub),
+            "feedback": [
+                {"paper": i.paper_id, "kind": i.kind, "detail": i.detail, "at": _iso(i.created_at)}
+                for i in items
+            ],
+            "editions": [
+                {
+                    "edition": edition.id,
+                    "at": _iso(edition.created),
+                    "papers": [
+                        {**paper(item.paper_seq), "score": item.score,
+                         "reasons": [r.text for r in item.reasons]}
+                        for item in its
+                    ],
+                }
+                for edition, its in runs
+            ],
+        }  # fmt: skip
+
+    def forget(self, stored: StoredSubscriber) -> None:
+        """Delete the subscriber ("delete me"); delivery rows stay as anonymous counts."""
+        self.store.forget_subscriber(stored.id)
+        self.store.log_signup("deleted", now=utcnow())
+
     def remove_feedback(self, stored: StoredSubscriber, feedback_id: int) -> bool:
         return self.store.remove_feedback(stored.id, feedback_id)
 
@@ -267,12 +320,33 @@ class WebService:
     def overview(self) -> dict[str, Any]:
         subscribers = self.store.subscribers()
         return {
-            "subscribers": subscribers,
+            "subscribers": [s for s in subscribers if s.status != "deleted"],
             "active": sum(1 for s in subscribers if not s.unsubscribed),
+            "counts": self.store.status_counts(),
+            "signup_log": self.store.signup_events(limit=50),
+            "signup_mode": self.signup.mode(),
+            "signup_email": self.signup.can_email(),
             "editions": self.ledger.recent_editions(limit=20),
             "sources": self.store.source_health(),
             "scheduler": self.scheduler_status() if self.scheduler_status else None,
         }
+
+    def subscriber_rows(self) -> list[dict[str, Any]]:
+        """Subscribers for the operator's export: name, status, dates and settings."""
+        from digest.store import subscriber_values
+
+        return [
+            {
+                "name": s.subscriber.name,
+                "status": s.status,
+                "origin": s.origin,
+                "created_at": _iso(s.created_at),
+                "last_edition_at": _iso(s.last_edition_at),
+                **subscriber_values(s.subscriber),
+            }
+            for s in self.store.subscribers()
+            if s.status != "deleted"
+        ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details): the database answers and no source's latest run failed."""

@@ -3,16 +3,22 @@ HTTP basic auth): subscribers, editions, source health, and previews."""
 
 import base64
 import binascii
+import csv
 import hmac
+import io
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import Path as FastPath
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from digest.web.dependencies import Service
-from digest.web.pages import page
+from digest.web.guard import FIELD
+from digest.web.pages import form_page, page
+from digest.web.signup import MODES
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
@@ -41,9 +47,48 @@ Operator = Annotated[None, Depends(operator)]
 
 
 @router.get("/operator", response_class=HTMLResponse)
-def operator_home(_: Operator, service: Service) -> HTMLResponse:
-    """Subscribers, recent editions with delivery counts, source health."""
-    return page(service, "operator.html", **service.overview())
+def operator_home(_: Operator, request: Request, service: Service) -> HTMLResponse:
+    """Subscriber counts, the sign-up log and mode, recent editions, source health."""
+    return form_page(service, request, "operator.html", notice="", **service.overview())
+
+
+@router.post("/operator/signup-mode", response_class=HTMLResponse)
+async def signup_mode(_: Operator, request: Request, service: Service) -> HTMLResponse:
+    """Switch the sign-up mode at run time (kept in the database, over ``[signup] mode``)."""
+    form = await request.form()
+    submitted, mode = form.get(FIELD), form.get("mode")
+    service.guard.check(request, submitted if isinstance(submitted, str) else None)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise HTTPException(400, f"Sign-up mode must be one of {', '.join(MODES)}.")
+    service.signup.set_mode(mode)
+    notice = f"Sign-up is now {mode}."
+    return form_page(service, request, "operator.html", notice=notice, **service.overview())
+
+
+@router.get("/operator/subscribers.{fmt}")
+def export_subscribers(
+    _: Operator, fmt: Annotated[str, FastPath(pattern="^(csv|jsonl)$")], service: Service
+) -> Response:
+    """Every subscriber but the deleted, with status and settings (CSV or JSON Lines)."""
+    rows = service.subscriber_rows()
+    if fmt == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        media = "application/x-ndjson"
+    else:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["name"])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in r.items()})
+        body, media = out.getvalue(), "text/csv; charset=utf-8"
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="subscribers.{fmt}"',
+        },
+    )
 
 
 @router.get("/operator/preview/{name}", response_class=HTMLResponse)
