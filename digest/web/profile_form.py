@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import available_timezones
 
-from digest.identity import canonical_ref
 from digest.models import Profile, Subscriber
 
 LIMITS = {
@@ -140,22 +139,6 @@ def _items(name: str, value: str, errors: dict[str, str], *, sep: str) -> tuple[
     return items
 
 
-def liked_refs(text: str) -> tuple[tuple[str, ...], list[str]]:
-    """One arXiv id, DOI or arXiv/DOI URL per line → the lines kept, and one problem per bad
-    line ("line 3: 'foo' is not an arXiv id, DOI or arXiv/DOI URL")."""
-    kept: list[str] = []
-    problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if canonical_ref(line) is None:
-            problems.append(f"line {number}: {line[:60]!r} is not an arXiv id, DOI or URL")
-        else:
-            kept.append(line)
-    return tuple(dict.fromkeys(kept)), problems
-
-
 def check(
     values: Mapping[str, str | Sequence[str]],
     *,
@@ -198,7 +181,10 @@ def check(
     if len(liked_text) > LIMITS["liked"]:
         errors["liked"] = f"at most {LIMITS['liked']} characters"
     else:
-        liked, problems = liked_refs(liked_text)
+        from digest.importers import parse_liked_lines
+
+        refs, problems = parse_liked_lines(liked_text)
+        liked = tuple(refs)
         if problems:
             errors["liked"] = "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
         elif len(liked) > MAX_LIKED:
