@@ -121,3 +121,19 @@ def test_an_internationalised_address_is_never_encoded() -> None:
     assert "To: =?utf-8?b?Sm9zw6k=?= <josé@exämple.org>\r\n".encode() in raw
     parsed = email.message_from_string(raw.decode("utf-8"), policy=email.policy.SMTPUTF8)
     assert parsed["To"].addresses[0].addr_spec == "josé@exämple.org"
+
+
+def test_a_confirmation_is_transactional_not_list_mail() -> None:
+    raw = MessageBuilder(SITE).transactional(
+        to="neu@example.org",
+        subject="Confirm your subscription",
+        text="Confirm: https://digest.example.org/confirm/abc",
+        html="<p>Confirm</p>",
+        message_id="<confirm-1@example.org>",
+        date=dt.datetime(2026, 12, 6, tzinfo=dt.UTC),
+    )
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["To"] == "neu@example.org" and parsed["Auto-Submitted"] == "auto-generated"
+    for header in ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Precedence"):
+        assert parsed[header] is None, header
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
