@@ -112,7 +112,11 @@ def test_pending_sign_ups_get_nothing_and_expire(store: Store) -> None:
     assert [s.subscriber.name for s in store.subscribers(include_unsubscribed=False)] == []
     assert store.unsubscribed_ids([sid]) == {sid}  # never delivered to (I4 reads this)
     assert store.purge_pending(before=now - dt.timedelta(days=7)) == 1
-    assert store.subscriber(sid) is None
+    gone = store.subscriber(sid)  # a tombstone: the id is never handed to another sign-up
+    assert gone is not None and gone.status == "deleted" and gone.subscriber.email is None
+    assert store.subscriber_id_by_email("neu@example.org") is None
+    again = store.add_pending(Subscriber(name="neu-1", email="neu@example.org"), now=now)
+    assert again != sid
 
 
 def test_confirming_activates_and_counts(store: Store) -> None:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from digest.models import Subscriber
 from digest.store.codecs import email_key, subscriber_to_json
 from digest.store.schema import (
-    deliveries,
     feedback,
     profile_imports,
     selections,
@@ -39,6 +40,29 @@ class SignupEvent:
     subscriber: str | None
     domain: str | None
     detail: str
+
+
+def entomb(conn: Connection, ids: Sequence[int]) -> None:
+    """Make subscriber rows anonymous tombstones instead of deleting them: an id is never
+    used twice (SQLite would hand a deleted row's id to the next sign-up, and the old
+    subscriber's signed links would open the new one's pages), and the ledger's delivery
+    rows keep pointing at a row."""
+    if not ids:
+        return
+    conn.execute(
+        subscribers.update()
+        .where(subscribers.c.id.in_(list(ids)))
+        .values(
+            name=sa.literal("deleted-", sa.String) + sa.cast(subscribers.c.id, sa.String),
+            data="{}",
+            origin="removed",
+            status="deleted",
+            email_key=None,
+            unsubscribed_at=sa.func.coalesce(
+                subscribers.c.unsubscribed_at, subscribers.c.created_at
+            ),
+        )
+    )
 
 
 class SignupStore(StorePart):
@@ -103,35 +127,14 @@ class SignupStore(StorePart):
 
     def forget_subscriber(self, subscriber_id: int) -> None:
         """Erase a subscriber: profile, feedback, selections and imports go; the row stays as
-        an anonymous tombstone when deliveries point at it, else it goes too."""
+        an anonymous tombstone (see :func:`entomb`)."""
         with self.engine.begin() as conn:
             conn.execute(feedback.delete().where(feedback.c.subscriber_id == subscriber_id))
             conn.execute(selections.delete().where(selections.c.subscriber_id == subscriber_id))
             conn.execute(
                 profile_imports.delete().where(profile_imports.c.subscriber_id == subscriber_id)
             )
-            used = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(deliveries)
-                .where(deliveries.c.subscriber_id == subscriber_id)
-            ).scalar_one()
-            if not used:
-                conn.execute(subscribers.delete().where(subscribers.c.id == subscriber_id))
-                return
-            conn.execute(
-                subscribers.update()
-                .where(subscribers.c.id == subscriber_id)
-                .values(
-                    name=f"deleted-{subscriber_id}",
-                    data="{}",
-                    origin="removed",
-                    status="deleted",
-                    email_key=None,
-                    unsubscribed_at=sa.func.coalesce(
-                        subscribers.c.unsubscribed_at, subscribers.c.created_at
-                    ),
-                )
-            )
+            entomb(conn, [subscriber_id])
 
     def purge_pending(self, *, before: dt.datetime) -> int:
         """Remove sign-ups left unconfirmed since before ``before``; how many went."""
@@ -147,7 +150,7 @@ class SignupStore(StorePart):
             for sid in ids:
                 conn.execute(feedback.delete().where(feedback.c.subscriber_id == sid))
                 conn.execute(profile_imports.delete().where(profile_imports.c.subscriber_id == sid))
-                conn.execute(subscribers.delete().where(subscribers.c.id == sid))
+            entomb(conn, ids)
             return len(ids)
 
     def status_counts(self) -> dict[str, int]:

@@ -165,9 +165,11 @@ class SubscriberStore(StorePart):
                 .where(subscribers.c.id == sid)
                 .values(origin="removed", unsubscribed_at=utcnow(), status="unsubscribed")
             )
-        else:
+        else:  # nothing to keep: an anonymous tombstone, so that the id is never reused
+            from digest.store.signup import entomb
+
             conn.execute(feedback.delete().where(feedback.c.subscriber_id == sid))
-            conn.execute(subscribers.delete().where(subscribers.c.id == sid))
+            entomb(conn, [sid])
 
     def unsubscribe(self, subscriber_id: int, *, now: dt.datetime) -> bool:
         with self.engine.begin() as conn:
