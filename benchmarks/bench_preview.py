@@ -18,7 +18,6 @@ import argparse
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_digests import load_papers, subscribers  # noqa: E402
+from bench_web import served  # noqa: E402
 
 from digest.application import Application  # noqa: E402
 from digest.models import Subscriber  # noqa: E402
@@ -148,50 +148,24 @@ def main() -> None:
 
     # Through `digest serve`: a fresh process, so its first preview is cold too.
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "serve",
-            "--no-scheduler",
-            "-c",
-            str(work / "config.toml"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            if time.monotonic() > deadline:
-                raise SystemExit("digest serve did not start")
-        with httpx.Client(base_url=base, timeout=60) as client:
-            page = client.get("/subscribe")
-            page.raise_for_status()
-            found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-            assert found is not None, "the sign-up form has no CSRF token"
-            csrf = found.group(1)
-            http: list[float] = []
-            shown_papers = 0
-            for n, subscriber in enumerate(profiles):
-                # its own client address each (uvicorn trusts X-Forwarded-For from 127.0.0.1),
-                # so the 120/minute preview limit does not cut a longer run short
-                headers = {"X-Forwarded-For": f"10.0.{n // 250}.{n % 250 + 1}"}
-                start = time.perf_counter()
-                answer = client.post("/subscribe", data=form(subscriber, csrf), headers=headers)
-                http.append(time.perf_counter() - start)
-                if answer.status_code != 200:
-                    raise SystemExit(f"preview answered {answer.status_code}: {answer.text[:300]}")
-                shown_papers += answer.text.count('class="paper"')
-    finally:
-        server.terminate()
-        server.wait(30)
+    with served(work / "config.toml", base), httpx.Client(base_url=base, timeout=60) as client:
+        page = client.get("/subscribe")
+        page.raise_for_status()
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None, "the sign-up form has no CSRF token"
+        csrf = found.group(1)
+        http: list[float] = []
+        shown_papers = 0
+        for n, subscriber in enumerate(profiles):
+            # its own client address each (uvicorn trusts X-Forwarded-For from 127.0.0.1),
+            # so the 120/minute preview limit does not cut a longer run short
+            headers = {"X-Forwarded-For": f"10.0.{n // 250}.{n % 250 + 1}"}
+            start = time.perf_counter()
+            answer = client.post("/subscribe", data=form(subscriber, csrf), headers=headers)
+            http.append(time.perf_counter() - start)
+            if answer.status_code != 200:
+                raise SystemExit(f"preview answered {answer.status_code}: {answer.text[:300]}")
+            shown_papers += answer.text.count('class="paper"')
 
     source = "arXiv corpus" if "corpus" in papers[0].sources else "bundled demo papers"
     print(

@@ -10,6 +10,7 @@ threads in this process: full RSS, JSON Feed, conditional GETs answered 304, and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import socket
 import statistics
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +68,30 @@ component = "feed"
 [deliverers.files]
 component = "files"
 """
+
+
+@contextlib.contextmanager
+def served(config: Path, base: str) -> Iterator[None]:
+    """``digest serve --no-scheduler -c config`` in its own process, until /healthz answers."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--no-scheduler", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+            if time.monotonic() > deadline:
+                raise SystemExit("digest serve did not start")
+        yield
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def free_port() -> int:
@@ -128,29 +154,7 @@ def main() -> None:
     ids = [s.id for s in store.subscribers()]
     rng = random.Random(7)
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "serve",
-            "--no-scheduler",
-            "-c",
-            str(work / "config.toml"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            if time.monotonic() > deadline:
-                raise SystemExit("digest serve did not start")
+    with served(work / "config.toml", base):
         picks = [rng.choice(ids) for _ in range(args.requests)]
         rss = [f"{base}/feeds/{tokens.make('read', i)}/rss.xml" for i in picks]
         print(f"{args.subscribers} subscribers, 3 editions, {args.clients} client threads")
@@ -169,9 +173,6 @@ def main() -> None:
             for i in picks[: args.requests // 2]
         ]
         report("archive page (200)", *poll(archive, args.clients))
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 if __name__ == "__main__":
