@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -18,7 +19,7 @@ from pathlib import Path, PurePath
 from digest.errors import DigestError
 from digest.identity import canonical_ref
 from digest.models import Author, Paper, PaperId
-from digest.text import one_line
+from digest.text import latex_text, one_line
 
 FORMATS = ("bibtex", "zotero-csv", "zotero-rdf")
 
@@ -75,13 +76,26 @@ def parse_library(text: str, *, name: str, fmt: str | None = None) -> Library:
                 id=PaperId.parse(ref),
                 title=one_line(title),
                 abstract=one_line(abstract),
-                authors=tuple(Author(name=a) for a in authors),
+                authors=tuple(Author(name=display_name(a)) for a in authors if a.strip()),
                 sources=("library",),
             ),
         )
     return Library(papers=tuple(papers.values()), skipped=skipped)
 
 
+def display_name(name: str) -> str:
+    """An author as a reader writes them: BibTeX's and Zotero's ``Last, First`` and
+    ``Last, Jr., First`` become ``First Last`` and ``First Last Jr.``."""
+    parts = [p.strip() for p in one_line(name).split(",")]
+    if len(parts) == 2 and all(parts):
+        return f"{parts[1]} {parts[0]}"
+    if len(parts) == 3 and all(parts):
+        return f"{parts[2]} {parts[0]} {parts[1]}"
+    return one_line(name)
+
+
+#: BibTeX's author separator (any case, any white space around it)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 Entry = tuple[list[str], str, str, list[str]]  # (identifier texts, title, abstract, authors)
 
 
@@ -93,9 +107,8 @@ def _bibtex(text: str) -> Iterator[Entry]:
         if e.get("eprint") and e.get("archiveprefix", "arXiv").lower() == "arxiv":
             refs.append(e["eprint"])
         refs += [e.get("doi", ""), e.get("url", "")]
-        title = e.get("title", "").replace("{", "").replace("}", "")
-        authors = [a.strip() for a in e.get("author", "").split(" and ") if a.strip()]
-        yield refs, title, e.get("abstract", ""), authors
+        authors = [latex_text(a) for a in _AND.split(e.get("author", "")) if a.strip()]
+        yield refs, latex_text(e.get("title", "")), latex_text(e.get("abstract", "")), authors
 
 
 def _zotero_csv(text: str) -> Iterator[Entry]:

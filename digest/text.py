@@ -81,6 +81,16 @@ def readable(text: str) -> str:
     return strip_invalid(one_line("".join(out))) or text
 
 
+def latex_text(text: str) -> str:
+    """A field that is LaTeX throughout (BibTeX) as text on one line: braces, accents
+    (``Sch{\\"o}lkopf`` → ``Schölkopf``), ``\\&`` and math converted; kept as written where
+    the converter cannot read it."""
+    text = one_line(strip_invalid(text))
+    if not any(c in text for c in "\\{}$~"):
+        return text
+    return strip_invalid(one_line(_latex_to_text(text))) or text
+
+
 def _prose(fragment: str) -> str:
     if "\\" not in fragment:
         return fragment

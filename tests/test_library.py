@@ -64,6 +64,28 @@ def test_each_format_gives_arxiv_and_doi_papers(tmp_path: Path, name: str, text:
     assert "Lovelace" in library.papers[0].authors[0].name
 
 
+def test_bibtex_latex_becomes_readable_text(tmp_path: Path) -> None:
+    path = tmp_path / "accents.bib"
+    path.write_text(
+        r"""@article{a,
+  title = {{S}im-to-{R}eal Grasping \& Folding at 50\% Less Cost in $O(n)$},
+  author = {Sch{\"o}lkopf, Bernhard AND Ko{\v{c}}isk{\'y}, Tom{\'a}{\v{s}} and
+            \L{}ukasz Kaiser},
+  abstract = {We show that \emph{touch} helps.},
+  eprint = {2406.01234}
+}""",
+        "utf-8",
+    )
+    (paper,) = read_library(path).papers
+    assert paper.title == "Sim-to-Real Grasping & Folding at 50% Less Cost in O(n)"
+    assert [a.name for a in paper.authors] == [
+        "Bernhard Schölkopf",
+        "Tomáš Kočiský",
+        "Łukasz Kaiser",
+    ]
+    assert paper.abstract == "We show that touch helps."
+
+
 def test_like_adds_papers_to_an_imported_subscriber(
     cli: Callable[..., CliResult], write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
