@@ -129,6 +129,19 @@ def test_zotero_reads_a_collection_and_normalises_refs(
     assert importer.validate(" /Groups/98765/collections/ab12cd34/ ") == (
         "groups/98765/collections/AB12CD34"
     )
+    for address in (
+        "https://www.zotero.org/groups/98765/lab_papers/collections/AB12CD34",
+        "https://www.zotero.org/groups/98765/lab_papers/library",
+        "zotero.org/users/1001",
+        "https://api.zotero.org/users/1001/?v=3",
+    ):
+        assert importer.validate(address).split("/")[1] in {"98765", "1001"}, address
+    assert importer.validate("https://www.zotero.org/groups/98765/x/collections/AB12CD34") == (
+        "groups/98765/collections/AB12CD34"
+    )
+    for bad in ("https://evil.example/users/1001", "users/ada", "groups/1/a/b/c"):
+        with pytest.raises(ProfileImportError, match="want users/<id>"):
+            importer.validate(bad)
     papers = importer.read("groups/98765/collections/ab12cd34", http, options={})
     assert str(papers[0].id) == "arxiv:2311.99123"
     assert "zotero-api-key" not in fixture_server.hits(path)[0].headers

@@ -22,7 +22,14 @@ from digest.models import Paper
 
 from .common import MAX_PAPERS, dig, published, text
 
-_REF = re.compile(r"^(users|groups)/(\d+)(?:/collections/([A-Z0-9]{8}))?$", re.IGNORECASE)
+#: ``users/1001``, ``groups/98765/collections/ABCD1234``, or such a path of a zotero.org address
+#: (``https://www.zotero.org/groups/98765/lab_papers/collections/ABCD1234``: a group's slug and
+#: ``/library`` are skipped)
+_REF = re.compile(
+    r"^(?:(?:https?://)?(?:www\.|api\.)?zotero\.org/)?(users|groups)/(\d+)"
+    r"(?:/(?!collections/)[^/?#]+)?(?:/library)?(?:/collections/([A-Z0-9]{8}))?/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 SKIPPED_TYPES = frozenset({"attachment", "note", "annotation"})
@@ -36,8 +43,9 @@ class ZoteroImporter(ProfileImporter):
     label = "Zotero library"
     placeholder = "users/123456"
     help = (
-        "users/123456 or groups/98765, optionally /collections/ABCD1234: your user ID is on "
-        "zotero.org/settings/keys. A private library needs an API key with read access."
+        "users/123456 or groups/98765 (or a group's zotero.org address), optionally "
+        "/collections/ABCD1234: your user ID is on zotero.org/settings/keys. A private library "
+        "needs an API key with read access."
     )
     option_names = ("api_key", "api_key_env")
     base_url = "https://api.zotero.org"
