@@ -191,13 +191,25 @@ class SignupSettings(_Strict):
         "10/hour", description="sign-up attempts per client address (a 'limits' rate string)"
     )
     per_address: str = Field("3/day", description="confirmation or manage emails per email address")
+    preview_per_ip: str = Field(
+        "120/minute", description="live previews of the sign-up form per client address"
+    )
+    imports_per_subscriber: str = Field(
+        "10/hour", description="Zotero/ORCID/... imports a subscriber may start from their page"
+    )
+    resync_imports_hours: float = Field(
+        24,
+        ge=0,
+        description="digest serve imports every recorded Zotero/ORCID/... import again this "
+        "often (0: never; 'digest subscribers sync' does it by hand)",
+    )
 
     @field_validator("allowed_domains")
     @classmethod
     def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(d.strip().lstrip("@").casefold() for d in value if d.strip())
 
-    @field_validator("per_ip", "per_address")
+    @field_validator("per_ip", "per_address", "preview_per_ip", "imports_per_subscriber")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

@@ -88,6 +88,8 @@ OPERATIONS = [
     ("POST", "/preferences/{token}/feedback/{feedback_id}/delete"),
     ("POST", "/preferences/{token}"),
     ("POST", "/preferences/{token}/resubscribe"),
+    ("POST", "/preferences/{token}/import"),
+    ("POST", "/preferences/{token}/import/{import_id}/delete"),
     ("GET", "/preferences/{token}/export.json"),
     ("POST", "/preferences/{token}/delete"),
     ("GET", "/subscribe"),
@@ -109,6 +111,8 @@ PURPOSES = {
     "/preferences/{token}": "preferences",
     "/preferences/{token}/feedback/{feedback_id}/delete": "preferences",
     "/preferences/{token}/resubscribe": "preferences",
+    "/preferences/{token}/import": "preferences",
+    "/preferences/{token}/import/{import_id}/delete": "preferences",
     "/preferences/{token}/export.json": "preferences",
     "/preferences/{token}/delete": "preferences",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from digest.store import utcnow
@@ -25,7 +26,8 @@ class SchedulerLifecycle(Lifecycle):
     stops it gracefully (a running edition finishes first).
 
     Subscribers change while the service runs (``digest subscribers import``, unsubscribes),
-    so the jobs are synced again every ``resync_seconds``.
+    so the jobs are synced again every ``resync_seconds``; each time the ``chores`` run too
+    (warming the sign-up preview, resyncing profile imports when due), each on its own.
     """
 
     def __init__(
@@ -36,6 +38,8 @@ class SchedulerLifecycle(Lifecycle):
         self.resync_seconds = resync_seconds
         self._stopping = threading.Event()
         self._resync: threading.Thread | None = None
+        #: called at start and after every resync, each failure logged and left behind
+        self.chores: list[Callable[[], object]] = []
 
     def sync(self) -> None:
         store = self.pipeline.store
@@ -50,11 +54,22 @@ class SchedulerLifecycle(Lifecycle):
         self._resync.start()
 
     def _keep_in_sync(self) -> None:
+        self._chores()
         while not self._stopping.wait(self.resync_seconds):
             try:
                 self.sync()
             except Exception:  # the database may be briefly unavailable: try again later
                 log.exception("scheduler: syncing schedules failed")
+            self._chores()
+
+    def _chores(self) -> None:
+        for chore in self.chores:
+            if self._stopping.is_set():
+                return
+            try:
+                chore()
+            except Exception:
+                log.exception("scheduler: %s failed", getattr(chore, "__qualname__", chore))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -90,4 +105,6 @@ def build_app(
             resync_seconds=resync_seconds,
         )
     service = WebService(pipeline, scheduler_status=lifecycle.status if lifecycle else None)
+    if lifecycle is not None:
+        lifecycle.chores += [service.signup.warm, service.imports.resync_due]
     return create_app(service, lifecycle=lifecycle)

@@ -91,10 +91,14 @@ class WebService:
         signup = self.settings.signup
         self.limits = RateLimits(
             {"signup-ip": signup.per_ip, "signup-address": signup.per_address,
-             "preview-ip": "120/minute"}
+             "preview-ip": signup.preview_per_ip, "import": signup.imports_per_subscriber}
         )  # fmt: skip
         #: sign-up, confirmation, re-subscription
         self.signup = SignupService(self)
+        from digest.web.imports import ProfileImports
+
+        #: Zotero/ORCID/... imports from the preferences page, and their resync
+        self.imports = ProfileImports(self)
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from digest.web.dependencies import ROW_ID, Owner, Service
 from digest.web.guard import FIELD
 from digest.web.pages import form_page, page
 from digest.web.profile_form import ProfileForm, check, schedule_words
-from digest.web.routes.signup import form_context, known_categories, values_of
+from digest.web.routes.signup import form_context, known_categories, read_form
 from digest.web.service import WebService
 
 router = APIRouter()
@@ -38,15 +38,18 @@ def preferences(stored: Owner, token: str, request: Request, service: Service) -
 async def save_preferences(
     stored: Owner, token: str, request: Request, service: Service
 ) -> HTMLResponse:
-    values = values_of(await request.form())
-    service.guard.check(request, str(values.get(FIELD, "")) or None)
+    submitted = await read_form(request)
+    values = submitted.values
+    service.guard.check(request, submitted.csrf)
     if stored.origin == "config":
         return _preferences(
             service, request, stored, token, notice="This subscription is set in the "
             "configuration file: ask the people who run this digest to change it.",
         )  # fmt: skip
     values["email"] = stored.subscriber.email or ""
-    checked = check(values, name=stored.subscriber.name, known_categories=known_categories())
+    checked = submitted.checked(
+        check(values, name=stored.subscriber.name, known_categories=known_categories())
+    )
     if checked.subscriber is None:
         return _preferences(
             service, request, stored, token, form=checked.form, errors=checked.errors, status=400
@@ -59,6 +62,7 @@ async def save_preferences(
         profile=replace(profile, exclude=keep.exclude, disliked=keep.disliked),
         active=stored.subscriber.active,
     )
+    await run_in_threadpool(service.signup.keep_references, subscriber, submitted.papers)
     await run_in_threadpool(service.store.update_subscriber, stored.id, subscriber)
     fresh = service.store.subscriber(stored.id) or stored
     return _preferences(
@@ -91,6 +95,48 @@ async def resubscribe(
     service.limits.refuse("signup-address", (stored.subscriber.email or "").casefold())
     await run_in_threadpool(service.signup.resubscribe, stored)
     notice = f"We sent a confirmation link to {stored.subscriber.email}."
+    return _preferences(service, request, stored, token, notice=notice)
+
+
+@router.post("/preferences/{token}/import", response_class=HTMLResponse)
+async def import_papers(
+    stored: Owner, token: str, request: Request, service: Service
+) -> HTMLResponse:
+    """Like the papers a Zotero library, an ORCID iD, ... lists now; resynced later."""
+    form = await request.form()
+    submitted = form.get(FIELD)
+    service.guard.check(request, submitted if isinstance(submitted, str) else None)
+    if stored.origin == "config" or stored.unsubscribed:
+        notice = "Imports are for readers who manage their own subscription here."
+        return _preferences(service, request, stored, token, notice=notice, status=400)
+    name, ref = form.get("importer"), form.get("ref")
+    if not isinstance(name, str) or not isinstance(ref, str):
+        return _preferences(
+            service, request, stored, token, notice="Choose where to import from.", status=400
+        )
+    service.limits.refuse("import", str(stored.id))
+    from digest.importers import ProfileImportError
+
+    try:
+        summary = await run_in_threadpool(service.imports.run, stored, name[:40], ref)
+    except ProfileImportError as error:
+        return _preferences(
+            service, request, stored, token, notice=f"Not imported: {error}", status=400
+        )
+    fresh = service.store.subscriber(stored.id) or stored
+    return _preferences(service, request, fresh, token, notice=f"Imported {summary}.")
+
+
+@router.post("/preferences/{token}/import/{import_id}/delete", response_class=HTMLResponse)
+async def stop_import(
+    stored: Owner, token: str, import_id: ROW_ID, request: Request, service: Service
+) -> HTMLResponse:
+    """Stop resyncing an import; the papers it added stay liked (remove them in the form)."""
+    form = await request.form()
+    submitted = form.get(FIELD)
+    service.guard.check(request, submitted if isinstance(submitted, str) else None)
+    removed = await run_in_threadpool(service.imports.remove, stored, import_id)
+    notice = "No longer synced; its papers stay in your list." if removed else "Already removed."
     return _preferences(service, request, stored, token, notice=notice)
 
 
@@ -152,6 +198,9 @@ def _preferences(
         form=form or ProfileForm.of(sub),
         errors=errors or {},
         editable=stored.origin != "config",
+        imports=service.imports.of(stored),
+        importers=service.imports.choices(),
+        resync_hours=service.settings.signup.resync_imports_hours,
         schedule=schedule_words(sub.schedule, sub.timezone),
         upcoming=_local(upcoming, sub.timezone),
         **form_context(service),

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
+from digest.models import Paper
 from digest.web.dependencies import BAD_LINK, Service
 from digest.web.guard import FIELD, client_address
 from digest.web.pages import form_page, page
@@ -29,6 +31,53 @@ router = APIRouter()
 CLOSED = "Sign-up is closed here: ask the people who run this digest to add you."
 #: the honeypot: a field people never see or fill (hidden by CSS), bots do
 HONEYPOT = "website"
+#: the file field for a BibTeX / Zotero CSV / Zotero RDF export of liked papers
+UPLOAD = "liked_file"
+MAX_UPLOAD = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A submitted profile form: its fields, and the papers of an uploaded export (already
+    listed in ``values["liked"]``, stored as references when the profile is saved)."""
+
+    values: dict[str, str | list[str]]
+    papers: tuple[Paper, ...] = ()
+    upload_error: str | None = None
+    csrf: str | None = field(default=None)
+
+    def checked(self, checked: Checked) -> Checked:
+        """``checked`` with the upload's error, if any, on the liked papers' field."""
+        if self.upload_error is None:
+            return checked
+        return Checked(form=checked.form, errors={**checked.errors, "liked": self.upload_error})
+
+
+async def read_form(request: Request) -> Submitted:
+    """The profile form's fields; an uploaded export's papers are added, one id per line, to
+    the ``liked`` field (so a preview shows them there and a second submit keeps them)."""
+    form = await request.form()
+    values = values_of(form)
+    csrf = str(values.get(FIELD, "")) or None
+    upload = form.get(UPLOAD)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return Submitted(values, csrf=csrf)
+    name = upload.filename[-80:]
+    data = await upload.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return Submitted(values, upload_error=f"{name}: larger than 2 MB", csrf=csrf)
+    from digest.importers import ProfileImportError, read_upload
+
+    try:
+        papers = await run_in_threadpool(read_upload, name, data)
+    except ProfileImportError as error:
+        return Submitted(values, upload_error=str(error)[:300], csrf=csrf)
+    if not papers:
+        empty = f"{name}: no entry with a title and an arXiv id or DOI"
+        return Submitted(values, upload_error=empty, csrf=csrf)
+    typed = str(values.get("liked", "")).rstrip()
+    values["liked"] = "\n".join([*([typed] if typed else []), *(str(p.id) for p in papers)])
+    return Submitted(values, papers=tuple(papers), csrf=csrf)
 
 
 def form_context(service: WebService) -> dict[str, Any]:
@@ -73,6 +122,7 @@ def _open_or_404(service: WebService) -> None:
 def subscribe_form(request: Request, service: Service) -> HTMLResponse:
     """The sign-up form; nothing is stored."""
     _open_or_404(service)
+    service.signup.warm_soon()
     return _form(service, request, ProfileForm(), {}, None)
 
 
@@ -81,16 +131,18 @@ async def subscribe(request: Request, service: Service) -> HTMLResponse:
     """``action=preview`` shows the digest the profile would get now; else the sign-up is
     requested and the answer is the same whether or not the address was known."""
     _open_or_404(service)
-    form = await request.form()
-    values = values_of(form)
-    service.guard.check(request, str(values.get(FIELD, "")) or None)
+    submitted = await read_form(request)
+    values = submitted.values
+    service.guard.check(request, submitted.csrf)
     preview = values.get("action") == "preview"
     service.limits.refuse("preview-ip" if preview else "signup-ip", client_address(request))
-    checked = check(
-        values,
-        name=service.signup.new_name(str(values.get("email", "")) or "reader@localhost"),
-        known_categories=known_categories(),
-        email_required=not preview,
+    checked = submitted.checked(
+        check(
+            values,
+            name=service.signup.new_name(str(values.get("email", "")) or "reader@localhost"),
+            known_categories=known_categories(),
+            email_required=not preview,
+        )
     )
     subscriber = checked.subscriber
     if (
@@ -110,7 +162,7 @@ async def subscribe(request: Request, service: Service) -> HTMLResponse:
     if values.get(HONEYPOT):
         service.store.log_signup("honeypot", now=_now(), address=subscriber.email)
     elif service.limits.hit("signup-address", (subscriber.email or "").casefold()) is None:
-        await run_in_threadpool(service.signup.request, subscriber)
+        await run_in_threadpool(service.signup.request, subscriber, submitted.papers)
     else:
         service.store.log_signup("address-limited", now=_now(), address=subscriber.email)
     return page(service, "subscribe_sent.html", email=subscriber.email)
