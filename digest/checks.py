@@ -17,14 +17,11 @@ import numpy as np
 from digest.batch import Mask, Scores
 from digest.errors import PluginError
 from digest.models import Artifact, Outcome, Paper, Reason
+from digest.text import plural
 
 
 class ContractError(PluginError):
     """A component returned something the core cannot use; the message says what."""
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _kind(value: object) -> str:
@@ -47,7 +44,7 @@ def scores(value: object, n: int) -> Scores:
     """A ranker's ``score()``: ``n`` finite numbers in [0, 1]."""
     array = _array(value, "scores", n)
     if len(array) != n:
-        raise ContractError(f"returned {_plural(len(array), 'score')} for {_plural(n, 'paper')}")
+        raise ContractError(f"returned {plural(len(array), 'score')} for {plural(n, 'paper')}")
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
         raise ContractError(f"returned scores of dtype {array.dtype}, want floats")
     if np.iscomplexobj(array):
@@ -57,7 +54,7 @@ def scores(value: object, n: int) -> Scores:
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise ContractError(
-            f"returned {_plural(int(bad.sum()), 'score')} that are NaN or infinite "
+            f"returned {plural(int(bad.sum()), 'score')} that are NaN or infinite "
             f"(the first for paper {first} of {n})"
         )
     if n and (out.min() < 0.0 or out.max() > 1.0):
@@ -73,7 +70,7 @@ def mask(value: object, n: int) -> Mask | None:
         return None
     array = _array(value, "booleans", n)
     if len(array) != n:
-        raise ContractError(f"returned a mask of {_plural(len(array), 'value')} for {n} papers")
+        raise ContractError(f"returned a mask of {plural(len(array), 'value')} for {n} papers")
     if array.dtype != np.bool_:
         raise ContractError(f"returned a mask of dtype {array.dtype}, want bool")
     return array

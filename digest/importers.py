@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from digest.errors import DigestError, describe, did_you_mean
 from digest.identity import canonical_id, canonical_ref
 from digest.models import Author, Paper
-from digest.text import one_line
+from digest.text import one_line, plural
 
 if TYPE_CHECKING:
     from digest.fetch import Fetched, Fetcher
@@ -317,7 +317,7 @@ class ImportResult:
 
     def summary(self) -> str:
         source = f"{self.importer}:{self.ref}" if self.importer else "the list"
-        parts = [f"{self.found} papers from {source}", f"{len(self.added)} newly liked"]
+        parts = [f"{plural(self.found, 'paper')} from {source}", f"{len(self.added)} newly liked"]
         if self.removed:
             parts.append(f"{len(self.removed)} no longer listed")
         if self.disliked:

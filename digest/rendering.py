@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 import jinja2
 
 from digest.models import Paper
-from digest.text import one_line, readable, truncate
+from digest.text import one_line, plural, readable, truncate
 
 V = TypeVar("V")
 
@@ -47,6 +47,7 @@ def make_environment(extra_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     )
     env.filters["one_line"] = one_line
     env.filters["readable"] = readable
+    env.filters["plural"] = plural
     env.filters["truncate_words"] = truncate
     return env
 

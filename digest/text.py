@@ -97,6 +97,17 @@ def _prose(fragment: str) -> str:
     return _COMMAND.sub(lambda m: _latex_to_text(m.group(0)), fragment)
 
 
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``n`` and the noun it counts: ``1 paper``, ``2 papers``, ``1 entry``, ``3 entries``
+    (``many``: an irregular plural)."""
+    if n == 1:
+        return f"{n} {noun}"
+    if many is None:
+        vowel_y = noun.endswith("y") and noun[-2:-1] not in tuple("aeiou")
+        many = f"{noun[:-1]}ies" if vowel_y else f"{noun}s"
+    return f"{n} {many}"
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut ``text`` at a word boundary to at most ``limit`` characters, adding an ellipsis."""
     if len(text) <= limit:

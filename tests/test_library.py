@@ -99,7 +99,7 @@ def test_like_adds_papers_to_an_imported_subscriber(
     library.write_text(BIBTEX)
     result = cli("subscribers", "like", "--config", config, "hopper", str(library))
     assert result.exit_code == 0, result.err
-    assert "2 liked papers" in result.out and "1 entries without" in result.out
+    assert "2 liked papers" in result.out and "1 entry without" in result.out
     assert "3 liked in all" in result.out
 
     from digest.config import load_settings

@@ -6,7 +6,7 @@ import pytest
 
 from digest.identity import landing_url
 from digest.testing import make_paper
-from digest.text import one_line, readable, safe_url, strip_invalid, truncate
+from digest.text import one_line, plural, readable, safe_url, strip_invalid, truncate
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,19 @@ def test_truncate_and_one_line() -> None:
     assert truncate("one two three four", 12) == "one two…"
     assert truncate("short", 12) == "short"
     assert one_line(" a\r\n b ") == "a b"
+
+
+@pytest.mark.parametrize(
+    ("n", "noun", "many", "said"),
+    [
+        (1, "subscriber", None, "1 subscriber"),
+        (0, "subscriber", None, "0 subscribers"),
+        (1, "entry", None, "1 entry"),
+        (3, "entry", None, "3 entries"),
+        (2, "day", None, "2 days"),
+        (2, "interrupted delivery", None, "2 interrupted deliveries"),
+        (2, "child", "children", "2 children"),
+    ],
+)
+def test_plural_counts_in_words(n: int, noun: str, many: str | None, said: str) -> None:
+    assert plural(n, noun, many) == said

@@ -323,6 +323,8 @@ def test_feedback_links_confirm_then_record_and_can_be_undone(site: Site) -> Non
     assert prefs_url is not None
     prefs = site.http.get(unescape(prefs_url.group(1)))
     assert "Mallory Muted" in prefs.text and "Robot grasping" in prefs.text
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", prefs.text))
+    assert "More like Robot grasping with tactile skins" in shown  # words apart, as read
     undo = re.findall(r'action="([^"]+/feedback/\d+/delete)"', prefs.text)
     assert len(undo) == 2
     # a state-changing form: without its CSRF token the post is refused and changes nothing

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from digest.text import plural
+
 if TYPE_CHECKING:
     from digest.config import LoadedConfig
     from digest.models import RunReport
@@ -75,16 +77,17 @@ def summary(report: RunReport, loaded: LoadedConfig, default: bool, seconds: flo
             echo(f"Source {s.name}: FAILED — {s.error}")
         else:
             echo(
-                f"Source {s.name}: {s.collected} papers collected ({s.new} new, "
+                f"Source {s.name}: {plural(s.collected, 'paper')} collected ({s.new} new, "
                 f"{s.updated} updated)"
             )
             if s.flag:
                 echo(f"Warning: source {s.name}: {s.flag}")
     if report.resumed:
-        echo(f"Resumed {report.resumed} interrupted deliveries from earlier editions")
+        resumed = plural(report.resumed, "interrupted delivery")
+        echo(f"Resumed {resumed} from earlier editions")
     verb = "Would deliver" if report.dry_run else "Delivered"
     edition = f" in edition {report.edition.id}" if report.edition else ""
-    echo(f"{verb} {report.delivered} digest{'s' if report.delivered != 1 else ''}{edition}")
+    echo(f"{verb} {plural(report.delivered, 'digest')}{edition}")
     for name, reason in sorted(report.skipped.items()):
         echo(f"Skipped {name}: {reason}")
     for name, reason in sorted(report.failed.items()):
@@ -102,9 +105,5 @@ def summary(report: RunReport, loaded: LoadedConfig, default: bool, seconds: flo
         echo(f"Files are under {where}{note}")
     echo(
         f"Done in {seconds:.1f} s: {report.delivered} delivered, {len(report.skipped)} skipped, "
-        f"{len(report.failed)} failed, {count(len(report.problems), 'problem')}"
+        f"{len(report.failed)} failed, {plural(len(report.problems), 'problem')}"
     )
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli.common import config_option, count, progress, summary, verbosity
+from digest.cli.common import config_option, progress, summary, verbosity
 from digest.errors import DigestError
+from digest.text import plural
 
 if TYPE_CHECKING:
     from digest.application import Application
@@ -67,10 +68,10 @@ def check(config: Path | None, strict: bool) -> None:
     if problems or (strict and warnings):
         raise SystemExit(1)
     s = app.settings
-    noted = f" with {count(len(warnings), 'warning')}" if warnings else ""
+    noted = f" with {plural(len(warnings), 'warning')}" if warnings else ""
     click.echo(
-        f"{app.loaded.source}: OK{noted} — {len(s.sources)} sources, "
-        f"{len(s.subscribers)} subscribers in the file"
+        f"{app.loaded.source}: OK{noted} — {plural(len(s.sources), 'source')}, "
+        f"{plural(len(s.subscribers), 'subscriber')} in the file"
     )
 
 

@@ -10,6 +10,7 @@ import click
 
 from digest.cli.common import config_option
 from digest.errors import DigestError
+from digest.text import plural
 
 if TYPE_CHECKING:
     from digest.store import StoredSubscriber
@@ -37,7 +38,7 @@ def import_(config: Path | None, strict: bool, file: Path) -> None:
         reserved = frozenset(app.settings.subscribers)
         found = parse_subscribers_file(file, reserved=reserved)
         app.store.save_subscribers(found, origin="import", now=utcnow())
-    click.echo(f"Imported {len(found)} subscriber{'s' if len(found) != 1 else ''} from {file}")
+    click.echo(f"Imported {plural(len(found), 'subscriber')} from {file}")
 
 
 @subscribers.command("list")
@@ -153,8 +154,8 @@ def like(
         result = import_into(app.store, name, found.papers, now=now)
     disliked = f", {len(result.disliked)} disliked left out" if result.disliked else ""
     click.echo(
-        f"{name}: {len(found.papers)} liked papers from {library} "
-        f"({found.skipped} entries without an arXiv id or DOI skipped{disliked}); "
+        f"{name}: {plural(len(found.papers), 'liked paper')} from {library} "
+        f"({plural(found.skipped, 'entry')} without an arXiv id or DOI skipped{disliked}); "
         f"{result.liked} liked in all"
     )
 
