@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ComponentConfig,
         Deliverer,
         DelivererConfig,
+        Enricher,
         FeatureStore,
         Filter,
         HttpUrl,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         Site,
         Source,
     )
+    from digest.enrich import feature_key
     from digest.errors import DigestError, PluginError, SourceError
     from digest.fetch import Fetched, FetchError, SourceHTTP
     from digest.identity import (
@@ -73,6 +75,7 @@ _HOMES = {
             "ComponentConfig",
             "Deliverer",
             "DelivererConfig",
+            "Enricher",
             "FeatureStore",
             "Filter",
             "HttpUrl",
@@ -101,6 +104,7 @@ _HOMES = {
     ),
     **dict.fromkeys(("ImportHTTP", "ProfileImportError", "ProfileImporter"), "digest.importers"),
     "PaperCache": "digest.rendering",
+    "feature_key": "digest.enrich",
     **dict.fromkeys(
         ("one_line", "readable", "safe_url", "strip_invalid", "truncate"), "digest.text"
     ),
@@ -114,6 +118,7 @@ __all__ = [
     "Deliverer",
     "DelivererConfig",
     "DigestError",
+    "Enricher",
     "FeatureStore",
     "FetchError",
     "Fetched",
@@ -137,6 +142,7 @@ __all__ = [
     "author_key",
     "canonical_id",
     "canonical_ref",
+    "feature_key",
     "find_arxiv",
     "hookimpl",
     "landing_url",

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, g
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar
 
-from digest.models import Artifact, Outcome, Paper, Parcel, Profile, Reason, Selection
+from digest.models import (
+    Artifact,
+    Outcome,
+    Paper,
+    Parcel,
+    Profile,
+    Reason,
+    Selection,
+    SignalValue,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -221,6 +230,35 @@ class Ranker(Component[C]):
         return None
 
 
+class Enricher(Component[C]):
+    """Adds data to papers once per paper version: a TL;DR, code links, a thumbnail …
+
+    :meth:`enrich` gets papers not enriched yet (new ones, or ones whose title or abstract
+    changed) and returns, per canonical paper id (``str(paper.id)``), the signals to add
+    (``{"tldr": "…"}``; str, int, float or bool values, keys namespaced by convention). The
+    core keeps them in the feature store under the paper id **and a hash of its text**, so a
+    paper is enriched once per version, and adds them to ``paper.signals`` before selection,
+    for rankers and renderers. Return an empty mapping for a paper with nothing to add; a
+    paper left out of the result is asked again next run (a budget ran out, a service was
+    down). Enrichers run in the order configured; each sees what earlier ones added.
+    """
+
+    kind = "enricher"
+    #: the signal keys this enricher sets (others it returns are refused)
+    signals: ClassVar[tuple[str, ...]] = ()
+    #: most papers per call to :meth:`enrich`
+    batch_size: ClassVar[int] = 500
+
+    @property
+    def namespace(self) -> str:
+        """Where results are stored; include whatever changes them (a model name) so a
+        config change enriches again."""
+        return f"enricher.{self.name}"
+
+    def enrich(self, papers: Sequence[Paper]) -> Mapping[str, Mapping[str, SignalValue]]:
+        raise NotImplementedError
+
+
 class Renderer(Component[C]):
     """Turns a selection into artifacts for one channel (``email``, ``feed``, …)."""
 
@@ -282,6 +320,7 @@ COMPONENT_KINDS: dict[str, type[Component]] = {
     "sources": Source,
     "filters": Filter,
     "rankers": Ranker,
+    "enrichers": Enricher,
     "renderers": Renderer,
     "deliverers": Deliverer,
 }

@@ -320,6 +320,7 @@ class Settings(_Strict):
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)
     rankers: dict[str, ComponentInstance] = Field(default_factory=dict)
+    enrichers: dict[str, ComponentInstance] = Field(default_factory=dict)
     renderers: dict[str, ComponentInstance] = Field(default_factory=dict)
     deliverers: dict[str, ComponentInstance] = Field(default_factory=dict)
     subscribers: dict[str, SubscriberSettings] = Field(default_factory=dict)
@@ -367,7 +368,7 @@ def format_location(source: str, loc: tuple[int | str, ...]) -> str:
         return source
     if len(parts) == 1:
         return f"{source}: [{parts[0]}]"
-    if parts[0] in ("sources", "filters", "rankers", "renderers", "deliverers", "subscribers"):
+    if parts[0] in _ENTRY_TABLES:
         table, key = parts[:2], parts[2:]
     else:
         table, key = parts[:1], parts[1:]
@@ -414,7 +415,15 @@ def validation_problems(
     return problems
 
 
-_ENTRY_TABLES = ("sources", "filters", "rankers", "renderers", "deliverers", "subscribers")
+_ENTRY_TABLES = (
+    "sources",
+    "filters",
+    "rankers",
+    "enrichers",
+    "renderers",
+    "deliverers",
+    "subscribers",
+)
 
 
 def parse_settings(

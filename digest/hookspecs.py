@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import click
     import jinja2
 
-    from digest.components import Deliverer, Filter, Ranker, Renderer, Source
+    from digest.components import Deliverer, Enricher, Filter, Ranker, Renderer, Source
     from digest.importers import ProfileImporter
     from digest.models import Edition, RunReport
 
@@ -51,6 +51,16 @@ def register_filters() -> list[type[Filter]]:  # type: ignore[empty-body]
 @hookspec
 def register_rankers() -> list[type[Ranker]]:  # type: ignore[empty-body]
     """Return ranker classes; configured rankers' scores are combined by weight.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_enrichers() -> list[type[Enricher]]:  # type: ignore[empty-body]
+    """Return enricher classes: per-paper work done once per paper version (a TL;DR, code
+    links, thumbnails), run after collection and before selection for every configured
+    ``[enrichers.<instance>]`` table.
 
     .. versionadded:: 0.1
     """

@@ -16,6 +16,7 @@ from digest.components import (
     Component,
     ComponentConfig,
     Deliverer,
+    Enricher,
     FeatureStore,
     Filter,
     Ranker,
@@ -38,6 +39,7 @@ class Components:
     filters: dict[str, Filter] = field(default_factory=dict)
     rankers: dict[str, Ranker] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    enrichers: dict[str, Enricher] = field(default_factory=dict)
     renderers: dict[str, Renderer] = field(default_factory=dict)
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     #: channel → the deliverer instance serving it
@@ -147,7 +149,7 @@ def build(
     problems: list[str] = []
     warnings: list[str] = list(host.warnings)
     s = loaded.settings
-    kinds = ("sources", "filters", "rankers", "renderers", "deliverers")
+    kinds = ("sources", "filters", "rankers", "enrichers", "renderers", "deliverers")
     configured = {k: _configure(loaded, host, k, runtime, problems, warnings) for k in kinds}
     c = Components(**configured, warnings=warnings)
     for name in s.selection.filters:

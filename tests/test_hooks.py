@@ -146,6 +146,24 @@ def test_hook_register_rankers(tmp_path: Path) -> None:
     assert reason.text == "by Levine, Sergey, an author of a paper you liked"
 
 
+def test_hook_register_enrichers(tmp_path: Path) -> None:
+    from digest.enrich import enrich
+    from digest.store import Store
+
+    plugin = example("register_enrichers")
+    cls = make_host(plugin).components("enrichers")["code-links"].cls
+    enricher = cls(cls.Config(), instance="code", runtime=make_runtime(tmp_path))
+    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    with_code = make_paper(
+        "2406.00001", abstract="Code: https://github.com/lab/tinyfold. We fold proteins."
+    )
+    without = make_paper("2406.00002")
+    problems: list[str] = []
+    out = enrich([with_code, without], {"code": enricher}, store, lambda w, e: problems.append(w))
+    assert out[0].signals["code.github"] == "https://github.com/lab/tinyfold"
+    assert "code.github" not in out[1].signals and not problems
+
+
 NOTES_CONFIG = """
 [digest]
 state_dir = "state"

@@ -14,6 +14,7 @@ SNAPSHOT = {
     "prepare_jinja_env": ["env"],
     "register_commands": ["cli"],
     "register_deliverers": [],
+    "register_enrichers": [],
     "register_filters": [],
     "register_profile_importers": [],
     "register_rankers": [],

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from digest import Batch, PluginError, Runtime
+from digest import Batch, PluginError, Runtime, feature_key
 from digest.models import Profile
 from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
 from digest_semantic import register_rankers
@@ -221,7 +221,7 @@ def test_vectors_are_stored_and_not_embedded_again(tmp_path: Path, counting: Cou
     ranker.prepare(first)
     assert counting.texts == 3  # two candidates and one reference
     stored = store.data[NAMESPACE]
-    assert set(stored) == {str(NLP.id), str(ROBOTICS.id), str(LIKED_ROBOTICS.id)}
+    assert set(stored) == {feature_key(p) for p in (NLP, ROBOTICS, LIKED_ROBOTICS)}
     assert all(len(v) == DIM * 4 for v in stored.values())
     profile = Profile(liked=(str(LIKED_ROBOTICS.id),))
     before = ranker.score(profile, first)
@@ -236,11 +236,23 @@ def test_vectors_are_stored_and_not_embedded_again(tmp_path: Path, counting: Cou
     np.testing.assert_allclose(after[::-1], before, atol=1e-6)
 
     # Only a new paper is embedded, and a damaged stored vector is embedded again.
-    store.data[NAMESPACE][str(NLP.id)] = b"broken"
+    store.data[NAMESPACE][feature_key(NLP)] = b"broken"
     newcomer = make_paper("2406.10003", title="Robot arms that fold laundry")
     ranker.prepare(Batch([NLP, ROBOTICS, newcomer], now=NOW))
     assert counting.texts == 3 + 2
-    assert len(store.data[NAMESPACE][str(NLP.id)]) == DIM * 4
+    assert len(store.data[NAMESPACE][feature_key(NLP)]) == DIM * 4
+
+
+@needs_model
+def test_a_replaced_paper_is_embedded_again(tmp_path: Path, counting: CountingModel) -> None:
+    store = MemoryFeatureStore()
+    runtime = dataclasses.replace(make_runtime(tmp_path), features=store)
+    ranker_for(runtime).prepare(Batch([NLP], now=NOW))
+    SemanticRanker.forget()
+    v2 = dataclasses.replace(NLP, abstract="A rewritten abstract about robot arms.", version=2)
+    ranker_for(runtime).prepare(Batch([v2], now=NOW))
+    assert counting.texts == 2  # the old vector was not reused for the new text
+    assert set(store.data[NAMESPACE]) == {feature_key(NLP), feature_key(v2)}
 
 
 @needs_model

@@ -104,7 +104,7 @@ def test_an_installed_plugin_is_listed_and_used_by_a_run(site_dir: Path, tmp_pat
     (tmp_path / "config.toml").write_text(CONFIG)
     run = _digest(site_dir, tmp_path, "run", "--config", "config.toml")
     assert run.returncode == 0, run.stderr
-    assert "Source group: 1 papers collected" in run.stdout
+    assert "Source group: 1 paper collected" in run.stdout
     text = next((tmp_path / "out" / "ada").glob("*/digest.txt")).read_text()
     assert "robots that fold laundry" in text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 from collections import defaultdict
@@ -16,7 +17,7 @@ from digest.cron import next_fire
 from digest.identity import canonical_ref
 from digest.ledger import Ledger, Pending
 from digest.mail import MessageBuilder, message_id
-from digest.models import Edition, Links, RunReport
+from digest.models import Edition, Links, Paper, Problem, RunReport
 from digest.pipeline.chunks import EditionRun
 from digest.pipeline.collect import Collector
 from digest.pipeline.deliver import Delivery, pause_flag
@@ -34,6 +35,8 @@ from digest.select import Selector
 from digest.store import Store, StoredSubscriber, utcnow
 from digest.tokens import Tokens
 from digest.wiring import Components
+
+log = logging.getLogger("digest.run")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -196,6 +199,20 @@ class Pipeline:
             pause_after=self.settings.digest.pause_after,
         )
 
+    def enrich(self, papers: list[Paper], problems: list[Problem] | None = None) -> list[Paper]:
+        """``papers`` with the configured enrichers' signals (once per paper version); an
+        enricher's failure goes to ``problems`` (else it is only logged)."""
+        from digest.enrich import enrich
+
+        def failed(where: str, error: BaseException) -> None:
+            problem = self.reporter.problem(where, error)
+            if problems is None:
+                log.warning("%s: %s", problem.where, problem.message)
+            else:
+                problems.append(problem)
+
+        return enrich(papers, self.c.enrichers, self.store, failed)
+
     def sync_config_subscribers(self, now: dt.datetime) -> None:
         configured = [sub.to_subscriber(name) for name, sub in self.settings.subscribers.items()]
         self.store.save_subscribers(configured, origin="config", now=now, replace_origin=True)
@@ -226,6 +243,7 @@ class Pipeline:
         seqs, papers = self.store.papers_since(
             after_seq=min(s.watermark for s in stored), first_seen_after=lookback
         )
+        papers = self.enrich(papers, tally.problems)
         # Papers subscribers refer to (liked, disliked) are loaded once for every ranker.
         refs = {
             text: ref

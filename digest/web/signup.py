@@ -139,6 +139,7 @@ class SignupService:
         if self._prepared is not None and self._prepared[0] == newest:
             return self._prepared[1], self._prepared[2]
         seqs, papers = self.store.latest_papers(PREVIEW_PAPERS)
+        papers = self.web.pipeline.enrich(papers)
         batch = Batch(papers, now=utcnow(), seqs=seqs)
         c = self.web.pipeline.c
         selection = self.web.settings.selection

@@ -72,6 +72,8 @@ class PaperView:
     authors: Markup
     categories: Markup
     abstract: Markup
+    #: the one-sentence summary an enricher added (``signals["tldr"]``), or empty
+    tldr: Markup
     pdf_url: Markup | None
     code_url: Markup | None
     text_title: str
@@ -80,6 +82,7 @@ class PaperView:
     text_authors: str
     text_categories: str
     text_abstract_wrapped: str
+    text_tldr_wrapped: str
     text_pdf_url: str | None
     text_code_url: str | None
     #: the card's subscriber-independent parts (email/card.html and card.txt), set by the renderer
@@ -101,6 +104,8 @@ def build_view(paper: Paper, *, abstract_chars: int, max_authors: int, width: in
     abstract = ""
     if abstract_chars and paper.abstract:
         abstract = truncate(readable(paper.abstract), abstract_chars)
+    found = paper.signals.get("tldr")
+    tldr = truncate(readable(found), 400) if isinstance(found, str) else ""
     url = landing_url(paper)
     pdf_url = safe_url(paper.pdf_url)
     code_url = safe_url(paper.code_url)
@@ -111,6 +116,7 @@ def build_view(paper: Paper, *, abstract_chars: int, max_authors: int, width: in
         authors=escape(authors),
         categories=escape(categories),
         abstract=escape(abstract),
+        tldr=escape(tldr),
         pdf_url=_markup(pdf_url),
         code_url=_markup(code_url),
         text_title=title,
@@ -119,6 +125,7 @@ def build_view(paper: Paper, *, abstract_chars: int, max_authors: int, width: in
         text_authors=authors,
         text_categories=categories,
         text_abstract_wrapped=_wrap(abstract, width),
+        text_tldr_wrapped=_wrap(f"TL;DR: {tldr}", width) if tldr else "",
         text_pdf_url=pdf_url,
         text_code_url=code_url,
     )

@@ -16,7 +16,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from digest import Batch, ComponentConfig, PluginError, Ranker, Scores, one_line, truncate
+from digest import (
+    Batch,
+    ComponentConfig,
+    PluginError,
+    Ranker,
+    Scores,
+    feature_key,
+    one_line,
+    truncate,
+)
 from digest.models import Paper, Profile, Reason
 
 __all__ = ["DIM", "INSTALL_HINT", "NAMESPACE", "SemanticRanker", "decode_vector", "encode_vector"]
@@ -248,11 +257,12 @@ class SemanticRanker(Ranker[SemanticConfig]):
                 papers.append(paper)
             rows.setdefault(ref_id, rows[key])
         matrix = np.zeros((len(papers), DIM), dtype=np.float32)
-        ids = [str(p.id) for p in papers]
+        # Stored by id *and* text hash: a replaced paper (a new abstract) is embedded again.
+        ids = [feature_key(p) for p in papers]
         stored = self._stored(ids)
         missing: list[int] = []
-        for row, paper_id in enumerate(ids):
-            vector = decode_vector(stored[paper_id]) if paper_id in stored else None
+        for row, key in enumerate(ids):
+            vector = decode_vector(stored[key]) if key in stored else None
             if vector is None:
                 missing.append(row)
             else:
