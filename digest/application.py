@@ -126,6 +126,12 @@ class Application:
 
         return review(self.loaded, self.host)
 
+    def notes(self) -> list[str]:
+        """Optional components that are off here, with how to turn them on."""
+        from digest.wiring import notes
+
+        return notes(self.loaded, self.host)
+
     def close(self) -> None:
         """Close the store, if it was opened."""
         store = self.__dict__.pop("store", None)

@@ -303,6 +303,9 @@ class ComponentInstance(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     component: str
+    #: when the component cannot run here (an optional extra is not installed), leave it out
+    #: with a note saying how to install it, instead of refusing to run
+    optional: bool = False
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

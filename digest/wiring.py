@@ -46,6 +46,9 @@ class Components:
     routes: dict[str, Deliverer] = field(default_factory=dict)
     #: what works but deserves the operator's attention (an unused table, an old name)
     warnings: list[str] = field(default_factory=list)
+    #: what is fine as it is but worth knowing (an optional component off, and how to turn
+    #: it on)
+    notes: list[str] = field(default_factory=list)
 
 
 def make_runtime(
@@ -91,6 +94,7 @@ def _configure(
     runtime: Runtime | None,
     problems: list[str],
     warnings: list[str],
+    notes: list[str],
 ) -> dict[str, Any]:
     instances: dict[str, Any] = {}
     registered = host.components(kind)
@@ -125,7 +129,9 @@ def _configure(
         missing = unavailable(cls)
         if missing is not None:
             note = f"{where} component {table.component!r} cannot run here: {missing}"
-            if used is None or instance in used:
+            if table.optional:
+                notes.append(f"{where} is optional and off here: {missing}")
+            elif used is None or instance in used:
                 problems.append(note)
             else:
                 warnings.append(note)
@@ -150,8 +156,9 @@ def build(
     warnings: list[str] = list(host.warnings)
     s = loaded.settings
     kinds = ("sources", "filters", "rankers", "enrichers", "renderers", "deliverers")
-    configured = {k: _configure(loaded, host, k, runtime, problems, warnings) for k in kinds}
-    c = Components(**configured, warnings=warnings)
+    notes: list[str] = []
+    configured = {k: _configure(loaded, host, k, runtime, problems, warnings, notes) for k in kinds}
+    c = Components(**configured, warnings=warnings, notes=notes)
     for name in s.selection.filters:
         if name not in s.filters:
             problems.append(
@@ -169,6 +176,7 @@ def build(
     if runtime is not None:
         c.filters = {n: c.filters[n] for n in s.selection.filters if n in c.filters}
         c.rankers = {n: c.rankers[n] for n in s.selection.rankers if n in c.rankers}
+        c.weights = {n: w for n, w in c.weights.items() if n in c.rankers}
     channels: dict[str, str] = {}
     for instance, table in s.deliverers.items():
         entry = host.components("deliverers").get(table.component)
@@ -218,6 +226,11 @@ def review(loaded: LoadedConfig, host: PluginHost) -> tuple[list[str], list[str]
     """``(problems, warnings)`` of the configuration and the plugins, starting nothing."""
     components, problems = build(loaded, host, None)
     return [*(str(f) for f in host.failures), *loaded.problems, *problems], components.warnings
+
+
+def notes(loaded: LoadedConfig, host: PluginHost) -> list[str]:
+    """What is worth knowing about the configuration (optional components that are off)."""
+    return build(loaded, host, None)[0].notes
 
 
 def check(loaded: LoadedConfig, host: PluginHost) -> list[str]:

@@ -105,6 +105,27 @@ def test_a_used_component_that_cannot_run_here_is_a_problem_before_the_run(
     ), problems
 
 
+def test_an_optional_component_that_cannot_run_is_left_out_with_a_note(
+    tmp_path: Path,
+) -> None:
+    from digest.application import Application
+
+    text = MINIMAL.replace("{ recency = 1.0 }", "{ recency = 1.0, gpu = 1.0 }")
+    path = tmp_path / "config.toml"
+    path.write_text(text + '[rankers.gpu]\ncomponent = "unrunnable"\noptional = true\n', "utf-8")
+    host = make_host(RegistersUnrunnable())
+    assert review(load_settings(path), host) == ([], [])
+    app = Application.from_path(path, host=host)
+    assert app.notes() == [
+        f"{path}: [rankers.gpu] is optional and off here: needs the [gpu] extra: "
+        "pip install 'digest-unrunnable[gpu]'"
+    ]
+    c = app.pipeline.c
+    assert list(c.rankers) == ["recency"] and c.weights == {"recency": 1.0}
+    report = app.pipeline.run()
+    assert report.delivered == 0 and not report.problems  # no subscribers: nothing to send
+
+
 def test_an_unused_component_that_cannot_run_is_only_a_warning(tmp_path: Path) -> None:
     problems, warnings = _review(
         tmp_path, '[rankers.gpu]\ncomponent = "unrunnable"\n', make_host(RegistersUnrunnable())

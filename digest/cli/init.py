@@ -472,6 +472,8 @@ COMMENTS = {
     "# or authors (minus their `exclude` phrases).",
     "rankers": "Rankers score what the filters kept; [selection] weighs them. tfidf compares new\n"
     "# papers with the ones you liked and your interests.",
+    "enrichers": "Enrichers add data to each paper once per version: tldr picks a one-sentence\n"
+    "# summary from the abstract.",
     "renderers": "Renderers turn the picks into an HTML email with a text part, and RSS/Atom/JSON "
     "feeds.",
 }
@@ -549,10 +551,12 @@ def config_text(answers: Answers, *, secret: str, path: str = "config.toml") -> 
         '# component = "huggingface"',
         "",
     ]
-    for kind in ("filters", "rankers", "renderers"):
+    for kind in ("filters", "rankers", "enrichers", "renderers"):
         lines += [f"# --- {kind.capitalize()} " + "-" * (72 - len(kind)), f"# {COMMENTS[kind]}"]
         for instance, table in default[kind].items():
-            lines += [f"[{kind}.{instance}]", f"component = {_toml(table['component'])}", ""]
+            lines += [f"[{kind}.{instance}]"]
+            lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
+            lines += [""]
     lines += ["# --- Delivery " + "-" * 66]
     if a.channel == "smtp":
         s = a.smtp

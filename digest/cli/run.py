@@ -65,6 +65,9 @@ def check(config: Path | None, strict: bool) -> None:
         click.echo(line, err=True)
     for line in warnings:
         click.echo(f"Warning: {line}", err=True)
+    if not problems:
+        for line in app.notes():
+            click.echo(f"Note: {line}", err=True)
     if problems or (strict and warnings):
         raise SystemExit(1)
     s = app.settings

