@@ -33,7 +33,7 @@ def test_the_embedded_default_runs_offline_into_the_current_folder(
         folder = in_tmp / "digests" / name
         (edition,) = [p for p in folder.iterdir() if p.is_dir()]
         assert {p.name for p in edition.iterdir()} == {"digest.html", "digest.txt", "digest.eml"}
-        for feed in ("feed.xml", "atom.xml"):
+        for feed in ("rss.xml", "atom.xml"):
             parsed = feedparser.parse((folder / feed).read_bytes())
             assert parsed.bozo == 0 and len(parsed.entries) >= 1
         assert (edition / "digest.html").stat().st_size <= 90 * 1024

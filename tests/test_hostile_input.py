@@ -42,7 +42,7 @@ def test_hostile_titles_and_abstracts_are_escaped_and_readable(tmp_path: Path) -
     assert "α-nets" in text and "{{ 7*7 }}" in text
     assert "Bcc: victim" not in text.split("\n")[0]
 
-    for name in ("feed.xml", "atom.xml"):
+    for name in ("rss.xml", "atom.xml"):
         body = (person / name).read_bytes()
         assert b"<script>" not in body
         parsed = feedparser.parse(body)

@@ -154,7 +154,7 @@ def test_an_offline_demo_run_delivers_a_digest_to_files(
     assert "Delivered 1 digest" in result.out
     (edition,) = [p for p in (tmp_path / "digests" / "ada").iterdir() if p.is_dir()]
     assert (edition / "digest.html").is_file() and (edition / "digest.eml").is_file()
-    assert (tmp_path / "digests" / "ada" / "feed.xml").is_file()
+    assert (tmp_path / "digests" / "ada" / "rss.xml").is_file()
 
 
 def test_an_existing_config_is_kept_unless_forced(tmp_path: Path, cli: Cli) -> None:

@@ -169,5 +169,5 @@ def test_a_digest_says_which_liked_paper_each_pick_is_close_to(
     reasons = [line for line in text.read_text().splitlines() if title in line]
     assert reasons, text.read_text()[:2000]
     assert all("close to a paper you liked: " + title + " (similarity 0." in r for r in reasons)
-    feed = (tmp_path / "out" / "hopper" / "feed.xml").read_text()
+    feed = (tmp_path / "out" / "hopper" / "rss.xml").read_text()
     assert 'ref="arxiv:2406.01234"' in feed

@@ -36,7 +36,7 @@ LINKS = Links(
     unsubscribe_mailto="mailto:unsubscribe@example.org?subject=tok123",
     preferences="https://digest.example.org/prefs/tok123",
     archive="https://digest.example.org/archive/tok123/2024-06-11",
-    feed="https://digest.example.org/feeds/tok123/feed.xml",
+    feed="https://digest.example.org/feeds/tok123/rss.xml",
 )
 EDITION = Edition(id="2024-06-11", created=dt.datetime(2024, 6, 11, 6, 0, tzinfo=dt.UTC))
 

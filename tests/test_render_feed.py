@@ -158,7 +158,7 @@ ORDER = ["2406.00002", "2406.00001", "2406.00000", "2406.00003", "2406.00004", "
 
 
 def test_artifacts_are_named_and_typed(feeds: dict[str, Artifact]) -> None:
-    assert (feeds["rss"].media_type, feeds["rss"].filename) == ("application/rss+xml", "feed.xml")
+    assert (feeds["rss"].media_type, feeds["rss"].filename) == ("application/rss+xml", "rss.xml")
     assert (feeds["atom"].media_type, feeds["atom"].filename) == (
         "application/atom+xml",
         "atom.xml",
@@ -221,7 +221,8 @@ def test_each_entry_carries_score_and_reasons(feeds: dict[str, Artifact]) -> Non
         assert [e.digest_score for e in parsed.entries] == scores
         for entry, score in zip(parsed.entries, scores, strict=True):
             assert "Why this paper:</strong> matches “diffusion”; announced today" in entry.summary
-            assert f"Score: {score}" in entry.summary
+            assert "Score" not in entry.summary and score not in entry.summary
+            assert "From your digest of " in entry.summary
         tree = xml(feeds[role])
         entries = tree.findall(f".//{item}", NS) if role == "atom" else tree.iter("item")
         for element in entries:
@@ -414,7 +415,7 @@ def test_json_items_are_the_rss_entries(feeds: dict[str, Artifact]) -> None:
     assert [item["content_html"] for item in items] == rss_descriptions(feeds["rss"])
     assert items[0]["content_html"].endswith(
         "<p><strong>Why this paper:</strong> matches “diffusion”; announced today</p>"
-        "<p>Score: 0.930</p>"
+        "<p><small>From your digest of 11 June 2024.</small></p>"
     )
     dates = [item["date_published"] for item in items]
     assert (
@@ -516,11 +517,11 @@ def test_files_deliverer_writes_feed_json_next_to_the_xml_feeds(tmp_path: Path) 
     report = build_pipeline(tmp_path / "config.toml").run()
     assert report.delivered == 1 and not report.problems, report
     person = tmp_path / "out" / "victim"
-    assert {"feed.xml", "atom.xml", "feed.json"} <= {p.name for p in person.iterdir()}
+    assert {"rss.xml", "atom.xml", "feed.json"} <= {p.name for p in person.iterdir()}
     document = json.loads((person / "feed.json").read_bytes())
     (item,) = document["items"]
     assert item["id"] == "arxiv:2411.00666"
-    assert item["title"] == feedparser.parse((person / "feed.xml").read_bytes()).entries[0].title
+    assert item["title"] == feedparser.parse((person / "rss.xml").read_bytes()).entries[0].title
     assert "α-nets" in item["title"] and "{{ 7*7 }}" in item["title"]
 
 
@@ -538,3 +539,49 @@ def test_a_reason_pointing_at_a_liked_paper_carries_its_id_for_machines(tmp_path
     assert element.get("ref") == "arxiv:2401.1" and element.get("kind") == "liked"
     (json_item,) = json.loads(out["json"].content)["items"]
     assert json_item["_digest"]["reasons"][0]["ref"] == "arxiv:2401.1"
+
+
+# -- what readers see, ids, file names, media types ---------------------------------------------
+
+
+def test_readers_see_the_edition_and_why_but_no_raw_score(feeds: dict[str, Artifact]) -> None:
+    for role in ("rss", "atom"):
+        summaries = [e.summary for e in parse(feeds[role]).entries]
+        assert not any("Score" in text for text in summaries)
+        assert "From your digest of 10 June 2024." in summaries[3]  # a history entry
+    items = load_json(feeds["json"])["items"]
+    assert not any("Score" in item["content_html"] for item in items)
+    assert items[0]["_digest"]["score"] == 0.93  # machines still get it
+
+
+def test_atom_id_and_self_links_name_the_documents_themselves(
+    feeds: dict[str, Artifact],
+) -> None:
+    rss_url = LINKS.feed
+    atom_url = rss_url.rpartition("/")[0] + "/atom.xml"
+    tree = xml(feeds["atom"])
+    assert tree.findtext("atom:id", namespaces=NS) == atom_url != rss_url
+    links = {(a.get("rel"), a.get("type")): a.get("href") for a in tree.findall("atom:link", NS)}
+    assert links[("self", "application/atom+xml")] == atom_url
+    assert links[("alternate", "text/html")] == LINKS.archive
+    rss = xml(feeds["rss"])
+    (self_link,) = rss.findall("channel/atom:link", NS)
+    assert (self_link.get("rel"), self_link.get("href")) == ("self", rss_url)
+
+
+def test_files_are_named_as_served(feeds: dict[str, Artifact]) -> None:
+    from digest.web.service import FEED_FORMATS
+
+    names = {a.role: a.filename for a in feeds.values()}
+    assert names == {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+    for role, name in names.items():
+        assert FEED_FORMATS[name] == role
+    assert FEED_FORMATS["feed.xml"] == "rss"  # the old name still answers
+
+
+def test_served_feeds_declare_utf8() -> None:
+    from digest.web.service import with_charset
+
+    for media_type in ("application/rss+xml", "application/atom+xml", "application/feed+json"):
+        assert with_charset(media_type) == f"{media_type}; charset=utf-8"
+    assert with_charset("text/xsl; charset=UTF-8") == "text/xsl; charset=UTF-8"

@@ -199,7 +199,7 @@ def test_one_work_from_four_sources_is_one_paper_with_merged_signals(
     assert signals["arxiv.announce_type"] == layer.announce_type
     assert paper["version"] == 2  # the journal linked v2
     assert len(stored(pipeline)) == layer.listing
-    (feed,) = (tmp_path / "out" / "ada").glob("feed.xml")
+    (feed,) = (tmp_path / "out" / "ada").glob("rss.xml")
     assert feed.read_text().count(f'<guid isPermaLink="false">arxiv:{layer.id}</guid>') == 1
 
     again = pipeline.run()

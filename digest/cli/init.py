@@ -579,13 +579,13 @@ def config_text(answers: Answers, *, secret: str, path: str = "config.toml") -> 
             "",
             "[deliverers.files]",
             'component = "files"',
-            'channels = ["feed"]              # feed.xml, atom.xml, feed.json under output_dir',
+            'channels = ["feed"]              # rss.xml, atom.xml, feed.json under output_dir',
             "",
         ]
     else:
         lines += [
             "# Digests as files, no server: <output_dir>/<name>/<edition>/digest.html, .txt and",
-            "# .eml, and a rolling feed.xml / atom.xml / feed.json per subscriber.",
+            "# .eml, and a rolling rss.xml / atom.xml / feed.json per subscriber.",
             "[deliverers.files]",
             'component = "files"',
             "",
@@ -790,7 +790,7 @@ def finish(path: Path, a: Answers) -> None:
         f"  digest preview {name} --config {config}   # your next digest as HTML, sent nowhere\n"
         f"  digest run --config {config}       # collect and deliver one edition\n"
         + (
-            f"Digests are written under {folder}/ (digest.html per edition, feed.xml)\n"
+            f"Digests are written under {folder}/ (digest.html per edition, rss.xml)\n"
             if a.channel == "files"
             else f"Digests are emailed to {a.email}; feeds are written under {folder}/\n"
         )

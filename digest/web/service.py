@@ -22,6 +22,14 @@ from digest.store import FeedbackItem, StoredSubscriber, utcnow
 
 #: feed file name in the URL → the feed renderer's artifact role
 FEED_FORMATS = {"rss.xml": "rss", "feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
+
+
+def with_charset(media_type: str) -> str:
+    """``media_type`` with ``charset=utf-8`` unless it names a charset (the feeds are UTF-8;
+    without it Chromium shows ``application/rss+xml`` as Latin-1 text: mojibake)."""
+    return media_type if "charset=" in media_type.lower() else f"{media_type}; charset=utf-8"
+
+
 #: feedback actions a link may carry, and how the pages name them
 ACTIONS = {"more": "More like this", "less": "Less like this", "mute": "Mute an author"}
 
@@ -165,7 +173,7 @@ class WebService:
             raise NotAvailable(f"no configured renderer produces feed {role!r}")
         return Document(
             content=artifact.content,
-            media_type=artifact.media_type,
+            media_type=with_charset(artifact.media_type),
             etag=validator.etag,
             last_modified=validator.last_modified,
         )

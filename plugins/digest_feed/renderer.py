@@ -22,13 +22,12 @@ from digest import (
 )
 from digest.models import Artifact, Edition, Paper, Reason, ScoredPaper, Selection
 from digest_feed.views import (
-    SCORE_JSON,
-    SCORE_XML,
     Entry,
     FeedPaper,
     FeedReason,
     JsonPaper,
     edition_dates,
+    edition_parts,
     feed_reason,
     json_number,
     json_paper,
@@ -44,12 +43,12 @@ from digest_feed.views import (
 NAMESPACE = "https://papers-digest.org/ns/1.0"
 """XML namespace of ``digest:score`` and ``digest:reason`` (prefix ``digest``)."""
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-RSS_FILENAME = "feed.xml"
+RSS_FILENAME = "rss.xml"
 ATOM_FILENAME = "atom.xml"
 JSON_FILENAME = "feed.json"
 # Last path segments of an RSS URL (Links.feed) whose Atom and JSON Feed twins are
 # "atom.xml" and "feed.json" next to it.
-RSS_URL_NAMES = frozenset({RSS_FILENAME, "rss.xml"})
+RSS_URL_NAMES = frozenset({RSS_FILENAME, "feed.xml"})  # feed.xml: the old name
 # Papers rendered outside a prepared batch (history, no prepare()) and reasons are cached too,
 # up to this many each, so a long-lived renderer cannot grow without bound.
 _CACHE_LIMIT = 20_000
@@ -268,8 +267,8 @@ class FeedRenderer(Renderer[FeedConfig]):
             "feed_url": escape(feed_url),
             # Links has no Atom URL: the Atom document is assumed next to the RSS one.
             "atom_url": None if atom_url is None else escape(atom_url),
-            # The subscriber's feed URL is stable for them: a fine feed-level Atom id.
-            "feed_id": escape(feed_url),
+            # The Atom document's own URL (stable for the subscriber) identifies the Atom feed.
+            "feed_id": escape(atom_url or feed_url),
             "pubdate": pubdate,
             "updated": updated,
             "ttl": self.config.ttl_minutes,
@@ -350,13 +349,14 @@ class FeedRenderer(Renderer[FeedConfig]):
         pubdate, updated = edition_dates(edition.created)
         # Joined as plain str and wrapped once: Markup's own + re-checks every part.
         rate_xml, rate_json = rate_parts(feedback, str(item.paper.id))
-        content = Markup("".join([paper.body, parts.why_xml, SCORE_XML.format(score), rate_xml]))
+        edition_xml, edition_json = edition_parts(edition.created)
+        content = Markup("".join([paper.body, parts.why_xml, edition_xml, rate_xml]))
         entry = Entry(paper, score, reasons, parts.xml, content, pubdate, updated)
         # The JSON Feed item's fragments: content_html is the same HTML as the content above.
         json_item = (
             fragments.head,
             parts.why_json,
-            SCORE_JSON.format(score_text),
+            edition_json,
             rate_json,
             fragments.tail,
             ',"date_published":"',

@@ -194,8 +194,18 @@ def why_html(reasons: tuple[FeedReason, ...]) -> Markup:
     return Markup("<p><strong>Why this paper:</strong> {}</p>").format(why) if why else Markup()
 
 
-# The score paragraph of an entry's HTML, escaped as XML text once here: "{}" takes the score.
-SCORE_XML = str(escape("<p>Score: {}</p>"))
+@functools.lru_cache(maxsize=256)
+def edition_parts(created: dt.datetime) -> tuple[str, str]:
+    """The "which edition" paragraph of an entry's HTML: (as XML text, as JSON string text).
+
+    Readers see the edition and (in "Why this paper") the reasons in words; the raw score
+    stays in ``digest:score`` / ``_digest`` for machines.
+    """
+    if created.tzinfo is None:  # the core stores UTC; a naive time is UTC
+        created = created.replace(tzinfo=dt.UTC)
+    utc = created.astimezone(dt.UTC)
+    html = f"<p><small>From your digest of {utc.day} {utc:%B %Y}.</small></p>"
+    return str(escape(html)), json_text(html)
 
 
 # -- JSON Feed ----------------------------------------------------------------------------
@@ -269,9 +279,6 @@ def json_reasons(reasons: Sequence[Reason]) -> str:
         )
     return f"[{','.join(parts)}]"
 
-
-# The score paragraph of an entry's HTML as JSON string text: "{}" takes the score.
-SCORE_JSON = json_text("<p>Score: {}</p>")
 
 _RATE_HTML = (
     '<p><a href="{url}&amp;action=more">More like this</a> · '

@@ -1,7 +1,7 @@
 """The ``files`` deliverer: digests as files, written atomically.
 
 Per subscriber and edition: ``<dir>/<subscriber>/<edition>/digest.html``, ``digest.txt`` and a
-complete RFC 5322 ``digest.eml``; per subscriber the rolling ``feed.xml``, ``atom.xml`` and
+complete RFC 5322 ``digest.eml``; per subscriber the rolling ``rss.xml``, ``atom.xml`` and
 ``feed.json``.
 A file appears whole or not at all, and writing the same parcel again gives the same files, so
 a resumed edition is safe.
