@@ -37,7 +37,7 @@ def make_environment(extra_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "xml", "mjml", "j2"), default_for_string=True
+            enabled_extensions=("html", "xml", "xsl", "mjml", "j2"), default_for_string=True
         ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

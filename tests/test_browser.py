@@ -127,3 +127,43 @@ def test_subscriber_reads_the_web_version_and_unsubscribes_in_a_browser(
     for path in pages:
         data = path.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000, (path, len(data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
+def test_a_feed_opened_in_a_browser_reads_as_a_page_on_following_it(
+    driver: webdriver.Chrome, site: Site, tmp_path: Path, name: str
+) -> None:
+    shots = Path(os.environ.get("DIGEST_SCREENSHOT_DIR") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    (rss,) = set(site.links("ada", r"/feeds/[^/\"]+/rss\.xml"))  # the email's feed link
+    url = rss.removesuffix("rss.xml") + name
+    titles = [
+        " ".join(unescape(t).split())
+        for t in re.findall(r'class="dg-title"[^>]*>([^<]+)<', site.html("ada"))
+    ]
+    pages = []
+    for width in (1200, 390):
+        driver.set_window_size(width, 1400)
+        driver.get(url)
+        heading = WebDriverWait(driver, WAIT).until(
+            EC.presence_of_element_located((By.TAG_NAME, "h1"))
+        )
+        assert heading.text.startswith("This is your private feed of")
+        text = " ".join(driver.find_element(By.TAG_NAME, "body").text.split())
+        assert "feed reader" in text and url in text  # what it is, and the address to copy
+        missing = [t for t in titles if t not in text]
+        assert not missing, f"not on the page: {missing}"
+        assert "—" in heading.text  # the site title's dash: UTF-8, no mojibake
+        assert "â€" not in text
+        assert "Why:" in text and "Score" not in text
+        assert driver.find_elements(By.TAG_NAME, "script") == []  # the hostile title is text
+        assert EC.alert_is_present()(driver) is False
+        scroll = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert scroll <= 0, f"{width} px: {scroll} px of sideways scroll"
+        pages.append(screenshot(driver, shots, f"feed-{name}-{width}"))
+    for path in pages:
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000, (path, len(data))

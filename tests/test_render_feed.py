@@ -115,7 +115,8 @@ def make_selection(
 
 def render(renderer: FeedRenderer, selection: Selection) -> dict[str, Artifact]:
     artifacts = renderer.render(selection)
-    assert [a.role for a in artifacts] == ["rss", "atom", "json"]
+    assert [a.role for a in artifacts][:3] == ["rss", "atom", "json"]
+    assert [a.role for a in artifacts][3:] in ([], ["stylesheet"])
     return {a.role: a for a in artifacts}
 
 
@@ -517,7 +518,7 @@ def test_files_deliverer_writes_feed_json_next_to_the_xml_feeds(tmp_path: Path) 
     report = build_pipeline(tmp_path / "config.toml").run()
     assert report.delivered == 1 and not report.problems, report
     person = tmp_path / "out" / "victim"
-    assert {"rss.xml", "atom.xml", "feed.json"} <= {p.name for p in person.iterdir()}
+    assert {"rss.xml", "atom.xml", "feed.json", "feed.xsl"} <= {p.name for p in person.iterdir()}
     document = json.loads((person / "feed.json").read_bytes())
     (item,) = document["items"]
     assert item["id"] == "arxiv:2411.00666"
@@ -573,7 +574,12 @@ def test_files_are_named_as_served(feeds: dict[str, Artifact]) -> None:
     from digest.web.service import FEED_FORMATS
 
     names = {a.role: a.filename for a in feeds.values()}
-    assert names == {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+    assert names == {
+        "rss": "rss.xml",
+        "atom": "atom.xml",
+        "json": "feed.json",
+        "stylesheet": "feed.xsl",
+    }
     for role, name in names.items():
         assert FEED_FORMATS[name] == role
     assert FEED_FORMATS["feed.xml"] == "rss"  # the old name still answers
@@ -585,3 +591,53 @@ def test_served_feeds_declare_utf8() -> None:
     for media_type in ("application/rss+xml", "application/atom+xml", "application/feed+json"):
         assert with_charset(media_type) == f"{media_type}; charset=utf-8"
     assert with_charset("text/xsl; charset=UTF-8") == "text/xsl; charset=UTF-8"
+
+
+# -- the stylesheet: a feed opened in a browser -------------------------------------------------
+
+
+def test_the_xml_feeds_name_a_stylesheet_that_makes_them_a_page(
+    feeds: dict[str, Artifact],
+) -> None:
+    from digest.web.service import feed_as_page
+
+    sheet = feeds["stylesheet"]
+    assert sheet.media_type == "text/xsl" and sheet.filename == "feed.xsl"
+    for role in ("rss", "atom"):
+        assert '<?xml-stylesheet type="text/xsl" href="feed.xsl"?>' in feeds[role].content
+        page = feed_as_page(feeds[role].content, sheet.content)
+        document = etree.fromstring(page.encode(), etree.HTMLParser())
+        text = " ".join("".join(document.itertext()).split())
+        assert "This is your private feed of" in text and "feed reader" in text
+        self_url = LINKS.feed if role == "rss" else LINKS.feed.rpartition("/")[0] + "/atom.xml"
+        assert self_url in text  # the address to copy into a reader
+        titles = [" ".join(a.itertext()) for a in document.iterfind(".//article/h3/a")]
+        assert len(titles) == 6  # the hostile title as readable text...
+        assert "<script>alert(1)</script> {{ 7*7 }} & α Injected: x" in titles
+        assert document.find(".//script") is None  # ...never as markup
+        assert "Why:" in text and "Score" not in text
+
+
+def test_atom_pages_list_three_authors_then_et_al(tmp_path: Path) -> None:
+    from digest.web.service import feed_as_page
+
+    many = make_paper(1, authors=tuple(Author(name=f"Author {n}") for n in range(7)))
+    out = render(make_renderer(tmp_path), make_selection([scored(many, 0.5)]))
+    page = feed_as_page(out["atom"].content, out["stylesheet"].content)
+    meta = etree.fromstring(page.encode(), etree.HTMLParser()).find(".//p[@class='dg-meta']")
+    assert meta is not None
+    shown = " ".join("".join(meta.itertext()).split())
+    assert shown == "Author 0, Author 1, Author 2 et al. · cs.LG, stat.ML"
+
+
+def test_no_stylesheet_when_it_is_turned_off(tmp_path: Path) -> None:
+    out = render(make_renderer(tmp_path, stylesheet_template=""), make_selection([]))
+    assert "stylesheet" not in out
+    assert "xml-stylesheet" not in out["rss"].content + out["atom"].content
+
+
+def test_a_broken_stylesheet_template_is_a_one_line_error(tmp_path: Path) -> None:
+    from digest.errors import PluginError
+
+    with pytest.raises(PluginError, match=r"feed template not found: feed/nope\.xsl"):
+        render(make_renderer(tmp_path, stylesheet_template="feed/nope.xsl"), make_selection([]))

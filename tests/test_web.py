@@ -245,6 +245,48 @@ def test_private_feeds_carry_the_subscribers_picks_with_caching(site: Site) -> N
     assert "arxiv:2411.00009" in [e.id for e in feedparser.parse(fresh.content).entries]
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+READER_ACCEPTS = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8",
+    "*/*",
+    "",
+)
+
+
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
+def test_a_browser_gets_the_feed_as_a_page_and_readers_get_the_feed(site: Site, name: str) -> None:
+    url = site.links("ada", r"/feeds/[^/\"]+/rss\.xml")[0].replace("rss.xml", name)
+    feeds = []
+    for accept in READER_ACCEPTS:
+        feed = site.http.get(url, headers={"Accept": accept} if accept else {})
+        kind = "rss" if name == "rss.xml" else "atom"
+        assert feed.headers["content-type"] == f"application/{kind}+xml; charset=utf-8", accept
+        assert feed.headers["vary"] == "Accept"
+        assert '<?xml-stylesheet type="text/xsl" href="feed.xsl"?>' in feed.text
+        assert not feedparser.parse(feed.content).bozo
+        feeds.append(feed)
+    page = site.http.get(url, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["vary"] == "Accept"
+    assert "This is your private feed of" in page.text and url in page.text
+    assert "Robot grasping with tactile skins" in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>" not in page.text
+    assert "Score" not in page.text
+    # one validator per representation: a reader's ETag never answers the browser, nor back
+    reader_etag, page_etag = feeds[0].headers["etag"], page.headers["etag"]
+    assert reader_etag != page_etag
+    again = site.http.get(url, headers={"Accept": BROWSER_ACCEPT, "If-None-Match": page_etag})
+    assert again.status_code == 304 and again.headers["vary"] == "Accept"
+    crossed = site.http.get(url, headers={"Accept": BROWSER_ACCEPT, "If-None-Match": reader_etag})
+    assert crossed.status_code == 200
+    assert site.http.get(url, headers={"If-None-Match": page_etag}).status_code == 200
+    # the stylesheet the feed names, next to it
+    sheet = site.http.get(url.replace(name, "feed.xsl"))
+    assert sheet.status_code == 200 and sheet.headers["content-type"] == "text/xsl; charset=utf-8"
+    assert "<xsl:stylesheet" in sheet.text
+
+
 def test_json_feed(site: Site) -> None:
     rss_url = site.links("ada", r"/feeds/[^/\"]+/rss\.xml")[0]
     response = site.http.get(rss_url.replace("rss.xml", "feed.json"))

@@ -9,8 +9,12 @@ from fastapi import Request, Response
 from digest.web.service import Document, Validator
 
 
-def validator_headers(validator: Validator | Document, cache_control: str) -> dict[str, str]:
+def validator_headers(
+    validator: Validator | Document, cache_control: str, *, vary: str | None = None
+) -> dict[str, str]:
     headers = {"ETag": validator.etag, "Cache-Control": cache_control}
+    if vary:
+        headers["Vary"] = vary
     if validator.last_modified is not None:
         headers["Last-Modified"] = email.utils.format_datetime(
             validator.last_modified.replace(microsecond=0), usegmt=True
@@ -18,9 +22,11 @@ def validator_headers(validator: Validator | Document, cache_control: str) -> di
     return headers
 
 
-def cached(document: Document, request: Request, cache_control: str) -> Response:
+def cached(
+    document: Document, request: Request, cache_control: str, *, vary: str | None = None
+) -> Response:
     """The document, or 304 when the client's copy (ETag / Last-Modified) is current."""
-    headers = validator_headers(document, cache_control)
+    headers = validator_headers(document, cache_control, vary=vary)
     if not_modified(request, document):
         return Response(status_code=304, headers=headers)
     return Response(document.content, media_type=document.media_type, headers=headers)

@@ -7,7 +7,9 @@ stored, so an archived edition shows the same papers, scores and reasons as the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -21,7 +23,36 @@ from digest.pipeline import Pipeline, RunOptions
 from digest.store import FeedbackItem, StoredSubscriber, utcnow
 
 #: feed file name in the URL → the feed renderer's artifact role
-FEED_FORMATS = {"rss.xml": "rss", "feed.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
+FEED_FORMATS = {
+    "rss.xml": "rss",
+    "feed.xml": "rss",
+    "atom.xml": "atom",
+    "feed.json": "json",
+    "feed.xsl": "stylesheet",
+}
+
+
+#: the feeds' XSLT stylesheet (the renderer's "stylesheet" artifact)
+STYLESHEET = "feed.xsl"
+
+
+@functools.lru_cache(maxsize=4)
+def _transform(stylesheet: str) -> Any:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    sheet = etree.fromstring(stylesheet.encode("utf-8"), parser)
+    return etree.XSLT(sheet, access_control=etree.XSLTAccessControl.DENY_ALL)
+
+
+def feed_as_page(feed: str, stylesheet: str) -> str:
+    """An RSS / Atom document as HTML through its XSLT ``stylesheet`` (no file or network
+    access from either)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    document = etree.fromstring(feed.encode("utf-8"), parser)
+    return str(_transform(stylesheet)(document))
 
 
 def with_charset(media_type: str) -> str:
@@ -177,6 +208,18 @@ class WebService:
             etag=validator.etag,
             last_modified=validator.last_modified,
         )
+
+    def feed_page(self, stored: StoredSubscriber, filename: str) -> Document:
+        """The XML feed ``filename`` as the web page its stylesheet makes of it (for a
+        browser: Chromium is dropping XSLT, so the server applies it), or the feed itself as
+        ``application/xml`` when the renderer has no stylesheet."""
+        feed = self.feed(stored, filename)
+        try:
+            sheet = self.feed(stored, STYLESHEET)
+        except NotAvailable:
+            return dataclasses.replace(feed, media_type="application/xml; charset=utf-8")
+        html = feed_as_page(feed.content, sheet.content)
+        return dataclasses.replace(feed, content=html, media_type="text/html; charset=utf-8")
 
     def archive(self, stored: StoredSubscriber, edition_id: str) -> Document | None:
         """The edition's email as a web page, if this subscriber had one in it."""

@@ -46,6 +46,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 RSS_FILENAME = "rss.xml"
 ATOM_FILENAME = "atom.xml"
 JSON_FILENAME = "feed.json"
+STYLESHEET_FILENAME = "feed.xsl"
 # Last path segments of an RSS URL (Links.feed) whose Atom and JSON Feed twins are
 # "atom.xml" and "feed.json" next to it.
 RSS_URL_NAMES = frozenset({RSS_FILENAME, "feed.xml"})  # feed.xml: the old name
@@ -112,6 +113,14 @@ class FeedConfig(ComponentConfig):
     ttl_minutes: int = Field(
         default=60, ge=1, description="RSS <ttl>: how long readers may cache the feed."
     )
+    stylesheet_template: str | None = Field(
+        default="feed/feed.xsl",
+        description=(
+            "XSLT stylesheet the RSS and Atom feeds point at (written as feed.xsl next to "
+            "them): a feed opened in a browser reads as a page on how to follow it. "
+            "Empty: none."
+        ),
+    )
 
     @field_validator("atom_id_prefix")
     @classmethod
@@ -141,6 +150,7 @@ class FeedRenderer(Renderer[FeedConfig]):
         self._rss: jinja2.Template | None = None
         self._atom: jinja2.Template | None = None
         self._parts: Any = None  # the parts template's module: its macros
+        self._stylesheet: Artifact | None = None  # the same for every subscriber
         self._reasons: dict[Reason, FeedReason] = {}
         self._reason_sets: dict[tuple[FeedReason, ...], _ReasonParts] = {}
         self._reason_xml: dict[FeedReason, str] = {}
@@ -273,7 +283,10 @@ class FeedRenderer(Renderer[FeedConfig]):
             "updated": updated,
             "ttl": self.config.ttl_minutes,
             "entries": entries,
+            # relative: next to the feed on disk (files) as on the web (digest serve)
+            "stylesheet": STYLESHEET_FILENAME if self.config.stylesheet_template else None,
         }
+        stylesheet = self._stylesheet_artifact()
         return (
             Artifact(
                 role="rss",
@@ -293,7 +306,29 @@ class FeedRenderer(Renderer[FeedConfig]):
                 content=self._json_feed(title, description, archive_url, feed_url, json_parts),
                 filename=JSON_FILENAME,
             ),
+            *([stylesheet] if stylesheet else []),
         )
+
+    def _stylesheet_artifact(self) -> Artifact | None:
+        name = self.config.stylesheet_template
+        if not name:
+            return None
+        if self._stylesheet is None:
+            try:
+                content = self.runtime.templates.get_template(name).render(
+                    namespace=escape(NAMESPACE), site_title=escape(self._site_title)
+                )
+            except jinja2.TemplateNotFound as error:
+                raise PluginError(f"feed template not found: {error.name}") from error
+            except jinja2.TemplateError as error:
+                raise PluginError(f"cannot load feed template {name!r}: {error}") from error
+            self._stylesheet = Artifact(
+                role="stylesheet",
+                media_type="text/xsl",
+                content=content,
+                filename=STYLESHEET_FILENAME,
+            )
+        return self._stylesheet
 
     def _json_feed(
         self, title: str, description: str, archive_url: str, feed_url: str, parts: list[str]

@@ -1,6 +1,7 @@
 """The subscriber's private feeds and the web archive of their editions (``read`` tokens)."""
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
@@ -8,27 +9,58 @@ from starlette.exceptions import HTTPException
 
 from digest.web.caching import cached, not_modified, validator_headers
 from digest.web.dependencies import EDITION_ID, Reader, Service
-from digest.web.service import FEED_FORMATS, NotAvailable
+from digest.web.service import FEED_FORMATS, Document, NotAvailable, Validator
 
 router = APIRouter()
+V = TypeVar("V", Validator, Document)
+
+
+XML_FEEDS = frozenset(name for name, role in FEED_FORMATS.items() if role in ("rss", "atom"))
+
+
+def for_browser(request: Request, filename: str) -> bool:
+    """True for a browser opening an XML feed: it asks for text/html and names no feed type
+    (readers name application/rss+xml or atom+xml, or ask for anything)."""
+    accept = request.headers.get("accept", "").lower()
+    return (
+        filename in XML_FEEDS
+        and "text/html" in accept
+        and "rss+xml" not in accept
+        and "atom+xml" not in accept
+    )
+
+
+def _variant(value: V, suffix: str) -> V:
+    """``value`` with an ETag of its own (one representation, one validator)."""
+    return dataclasses.replace(value, etag=f'{value.etag.removesuffix(chr(34))}-{suffix}"')
 
 
 @router.get("/feeds/{token}/{filename}", response_class=Response)
 def feed(stored: Reader, filename: str, request: Request, service: Service) -> Response:
-    """The subscriber's private feed: rss.xml, atom.xml or feed.json."""
+    """The subscriber's private feed: rss.xml, atom.xml or feed.json (and the feeds'
+    stylesheet, feed.xsl). A browser opening an XML feed gets the page its stylesheet makes
+    of it (what a feed is, how to follow it, the entries); readers get the feed."""
     if filename not in FEED_FORMATS:
         raise HTTPException(404, "Feeds are rss.xml, atom.xml and feed.json.")
     if stored.unsubscribed:
         raise HTTPException(410, "This subscription has ended.")
     cache_control = "private, max-age=300"
+    browser = for_browser(request, filename)
+    vary = "Accept" if filename in XML_FEEDS else None
     validator = service.feed_validator(stored, filename)
+    if browser:
+        validator = _variant(validator, "page")
     if not_modified(request, validator):  # most polls: no rendering at all
-        return Response(status_code=304, headers=validator_headers(validator, cache_control))
+        headers = validator_headers(validator, cache_control, vary=vary)
+        return Response(status_code=304, headers=headers)
     try:
-        document = service.feed(stored, filename)
+        if browser:  # the page the feed's stylesheet makes of it: what it is, how to follow it
+            document = _variant(service.feed_page(stored, filename), "page")
+        else:
+            document = service.feed(stored, filename)
     except NotAvailable as error:
         raise HTTPException(404, str(error)) from None
-    return cached(document, request, cache_control)
+    return cached(document, request, cache_control, vary=vary)
 
 
 @router.get("/archive/{edition_id}/{token}", response_class=HTMLResponse)
