@@ -258,6 +258,16 @@ class Enricher(Component[C]):
     def enrich(self, papers: Sequence[Paper]) -> Mapping[str, Mapping[str, SignalValue]]:
         raise NotImplementedError
 
+    def note(self, message: str) -> None:
+        """Tell the run report something that did not fail the enricher but that an operator
+        should know ("12 papers over the budget of 50 got the extractive TL;DR")."""
+        self.__dict__.setdefault("_notes", []).append(message)
+
+    def take_notes(self) -> list[str]:
+        """The notes since the last call (the core reports them after each run)."""
+        notes: list[str] = self.__dict__.pop("_notes", [])
+        return notes
+
 
 class Renderer(Component[C]):
     """Turns a selection into artifacts for one channel (``email``, ``feed``, …)."""

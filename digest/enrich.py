@@ -21,6 +21,7 @@ from typing import Any
 
 from digest.checks import ContractError
 from digest.components import Enricher, FeatureStore
+from digest.errors import EnricherNote
 from digest.models import Paper, SignalValue
 from digest.text import strip_invalid
 
@@ -105,6 +106,8 @@ def _enrich_one(
                 store.save_features(enricher.namespace, items)
             except Exception as error:
                 enricher.log.warning("could not store %d results: %s", len(items), error)
+    for message in enricher.take_notes():
+        on_error(EnricherNote(message))
     return results
 
 

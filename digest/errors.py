@@ -28,6 +28,10 @@ class SourceError(PluginError):
     """A source could not collect; the message names the feed URL or the reason."""
 
 
+class EnricherNote(DigestError):
+    """Something an enricher told the run report (a fallback, a budget reached); not a bug."""
+
+
 class StoreError(DigestError):
     """The store (database or state directory) cannot be used."""
 
