@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         same_author,
     )
     from digest.importers import ImportHTTP, ProfileImporter, ProfileImportError
+    from digest.reasons import why_sentence, why_tag
     from digest.rendering import PaperCache
     from digest.text import one_line, readable, safe_url, strip_invalid, truncate
 
@@ -105,6 +106,7 @@ _HOMES = {
     **dict.fromkeys(("ImportHTTP", "ProfileImportError", "ProfileImporter"), "digest.importers"),
     "PaperCache": "digest.rendering",
     "feature_key": "digest.enrich",
+    **dict.fromkeys(("why_sentence", "why_tag"), "digest.reasons"),
     **dict.fromkeys(
         ("one_line", "readable", "safe_url", "strip_invalid", "truncate"), "digest.text"
     ),
@@ -154,6 +156,8 @@ __all__ = [
     "same_author",
     "strip_invalid",
     "truncate",
+    "why_sentence",
+    "why_tag",
 ]
 
 

@@ -240,6 +240,13 @@ class SelectionSettings(_Strict):
         description="pick only papers a personal ranker (keywords, tfidf, ...) scores above 0 "
         "when there are any; false: fill the digest up with the newest / most popular papers",
     )
+    min_reason_strength: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="leave out of a pick's 'why' the evidence weaker than this (a reason's "
+        "weight, 0-1); the strongest reason is always said",
+    )
 
     @field_validator("rankers")
     @classmethod

@@ -103,9 +103,11 @@ class Selector:
         *,
         diversity: float = 0.0,
         relevant_only: bool = True,
+        min_reason_strength: float = 0.0,
     ) -> None:
         self.diversity = diversity
         self.relevant_only = relevant_only
+        self.min_reason_strength = min_reason_strength
         self.filters = dict(filters)
         self.rankers = {n: r for n, r in rankers.items() if weights.get(n, 0) > 0}
         total = sum(weights[n] for n in self.rankers) or 1.0
@@ -269,4 +271,8 @@ class Selector:
                 continue
             weighted.extend((not ranker.personal, -contribution, r) for r in reasons)
         weighted.sort(key=lambda item: item[:2])
-        return tuple(r for *_, r in weighted)
+        ordered = [r for *_, r in weighted]
+        # Weak evidence is left out, but a pick always keeps its strongest reason. A weight of
+        # 0 means the ranker does not grade its reasons (popularity): kept.
+        floor = self.min_reason_strength
+        return tuple(r for i, r in enumerate(ordered) if i == 0 or not 0 < r.weight < floor)

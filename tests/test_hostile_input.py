@@ -15,7 +15,11 @@ ABSTRACT = "We show <b>bold</b> & <img src=x onerror=alert(2)> {% raw %}{{ 7*7 }
 
 
 def test_hostile_titles_and_abstracts_are_escaped_and_readable(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text(ONE_SUBSCRIBER)
+    # Abstracts are on the web version by default; shown in the email when configured.
+    config = ONE_SUBSCRIBER.replace(
+        'component = "email"', 'component = "email"\nabstract_chars = 500'
+    )
+    (tmp_path / "config.toml").write_text(config)
     write_papers(tmp_path / "papers.jsonl", [
         make_paper("2411.00666", title=HOSTILE_TITLE, abstract=ABSTRACT,
                    authors=("Mallory <m@evil.example>", "Eve & Co")),

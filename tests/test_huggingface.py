@@ -291,6 +291,7 @@ def test_own_2025_items_exactly() -> None:
         "hf.keywords": "tool-using agents, retrieval memory, tool documentation, "
         "command-line tools",
         "hf.comments": 4,
+        "thumbnail": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2506.90388.png",
     }
     assert agents.abstract.startswith("Tool-using agents fail on tools they were not trained on.")
     # A keyword with a comma in it stays one keyword.
@@ -317,6 +318,7 @@ def test_own_2024_items_take_the_listing_time_from_the_item() -> None:
         "hf.upvotes": 47,
         "hf.listed_at": "2024-06-18T00:41:07.812000+00:00",
         "hf.comments": 5,
+        "thumbnail": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2406.91107.png",
     }
     assert first.announced == dt.date(2024, 6, 18) and first.code_url is None
     assert [p.signals["hf.upvotes"] for p in parsed.papers] == [47, 31, 18, 9, 4]

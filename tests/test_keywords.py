@@ -337,13 +337,13 @@ def test_reasons_name_the_matched_keywords() -> None:
     papers = [paper(1, "Diffusion policy for robots", "We study grasping of cups.")]
     profile = Profile(keywords=("grasping", "diffusion policy", "locomotion"))
     assert reasons(papers, profile) == {
-        "keywords": "matches your keywords: diffusion policy, grasping"
+        "keywords": "mentions your keywords “diffusion policy” and “grasping”"
     }
 
 
 def test_reason_for_a_single_keyword() -> None:
     assert reasons([paper(1, "Robots")], Profile(keywords=("robots",))) == {
-        "keywords": "matches your keyword: robots"
+        "keywords": "mentions your keyword “robots”"
     }
 
 
@@ -351,14 +351,16 @@ def test_reasons_name_category_and_followed_author() -> None:
     papers = [paper(1, "Other", categories=("cs.RO", "cs.AI"), authors=("S. Levine", "C. Finn"))]
     profile = Profile(categories=("cs.RO",), authors=("Sergey Levine",))
     assert reasons(papers, profile) == {
-        "category": "in cs.RO",
+        "category": "in your category cs.RO",
         "author": "by S. Levine, whom you follow",
     }
 
 
 def test_archive_reason_names_the_papers_categories() -> None:
     papers = [paper(1, "Other", categories=("cs.RO", "cs.AI", "eess.SY"))]
-    assert reasons(papers, Profile(categories=("cs",))) == {"category": "in cs.RO, cs.AI"}
+    assert reasons(papers, Profile(categories=("cs",))) == {
+        "category": "in your categories cs.RO and cs.AI"
+    }
 
 
 def test_no_reasons_for_an_unmatched_paper() -> None:

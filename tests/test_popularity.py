@@ -29,5 +29,5 @@ def test_more_upvotes_rank_higher_and_say_so(tmp_path: Path) -> None:
     assert np.argsort(-scores).tolist() == [1, 0, 2]
     assert scores[1] == 1.0 and scores[2] == 0.0
     (reason,) = ranker.explain(Profile(), batch, 1)
-    assert reason.text == "popular on Hugging Face: 120 upvotes"
+    assert reason.text == "popular on Hugging Face (120 upvotes)"
     assert ranker.explain(Profile(), batch, 2) == ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -83,7 +84,7 @@ def make_selection(papers: list[Paper], **kw: object) -> Selection:
             paper=paper,
             score=0.9 - i / 1000,
             reasons=(
-                Reason(kind="keyword", text=f"matches your keyword “diffusion” #{i}", weight=0.5),
+                Reason(kind="keyword", text=f"mentions your keyword “diffusion” #{i}", weight=0.5),
                 Reason(kind="recency", text="announced today", weight=0.1),
             ),
         )
@@ -174,10 +175,13 @@ def test_each_card_shows_what_a_reader_needs(hostile_email: dict[str, Artifact])
         assert "Author 3-3" not in content
         assert "https://arxiv.org/abs/2406.00003" in content
         assert "https://arxiv.org/pdf/2406.00003" in content
-        assert "cs.LG · stat.ML" in content
-        assert "Why this paper:" in content
-        assert "matches your keyword “diffusion” #3; announced today" in content
+        assert "arXiv:2406.00003" in content  # the meta line: id, date, primary category
+        assert "https://arxiv.org/html/2406.00003" in content
+        assert "Mentions your keyword “diffusion” #3." in content  # one "why" sentence...
+        assert "announced today" not in content  # ...timing is never a reason
     assert '<a class="dg-title" href="https://arxiv.org/abs/2406.00003"' in html
+    assert "Why:</strong> Mentions" in html and "    Why: Mentions" in text
+    assert '<div class="dg-card" id="p4"' in html and 'href="#p4"' in html  # contents → card
     assert "Tuesday 11 June 2024" in html  # the edition date in the subscriber's time zone
 
 
@@ -211,7 +215,7 @@ def test_code_link_and_unsafe_urls(tmp_path: Path) -> None:
     ]
     out = render(make_renderer(tmp_path), make_selection(papers))
     html = out["html"].content
-    assert '<a href="https://github.com/org/repo"' in html
+    assert 'href="https://github.com/org/repo"' in html and ">Code</a>" in html
     assert "javascript:" not in html and "data:text" not in html
     # An unusable source URL falls back to the abstract page derived from the arXiv id.
     assert "https://arxiv.org/abs/2406.00002" in html
@@ -319,3 +323,67 @@ def test_registered_through_the_hook() -> None:
     assert (EmailRenderer.name, EmailRenderer.channel) == ("email", "email")
     for field in EmailRenderer.Config.model_fields.values():
         assert field.description
+
+
+# -- the scannable layout ------------------------------------------------------------------------
+
+
+def test_contents_list_then_compact_cards_in_both_parts(tmp_path: Path) -> None:
+    papers = [make_paper(n) for n in range(3)]
+    links = dataclasses.replace(LINKS, feedback="https://digest.example.org/feedback/tok123")
+    out = render(make_renderer(tmp_path), make_selection(papers, links=links))
+    html, text = out["html"].content, out["text"].content
+    # contents: one line per pick linking to its card, with a short tag
+    for n in (1, 2, 3):
+        assert f'href="#p{n}"' in html and f'id="p{n}"' in html
+    assert html.index('href="#p3"') < html.index('id="p1"')
+    assert re.search(r'<span class="dg-tag"[^>]*>· diffusion</span>', html)
+    lines = text.splitlines()
+    assert lines[3:6] == [f" {n + 1}. Paper number {n} on β-VAEs · diffusion" for n in range(3)]
+    # cards: no abstract by default (the web version has it), the actions instead
+    assert "Abstract of paper 1." not in html and "Abstract of paper 1." not in text
+    for label in ("Abstract", "PDF", "HTML", "More like this", "Less like this", "Mute"):
+        assert re.search(rf"<a [^>]*dg-act[^>]*>{label}</a>", html), label
+    assert text.index("1. Paper number 0") < text.index("2. Paper number 1")
+
+
+def test_meta_line_says_id_date_category_and_popularity(tmp_path: Path) -> None:
+    paper = make_paper(
+        7,
+        announced=dt.date(2024, 6, 11),
+        signals={"hf.upvotes": 1234, "hf.github_stars": 56_789},
+    )
+    doi = make_paper(8, id=PaperId(kind="doi", value="10.1000/xyz"), url=None, pdf_url=None)
+    out = render(make_renderer(tmp_path), make_selection([paper, doi]))
+    for content in (out["html"].content, out["text"].content):
+        assert "arXiv:2406.00007 · 11 Jun 2024 · cs.LG · 1.2k upvotes · 57k GitHub stars" in content
+        assert "doi:10.1000/xyz · cs.LG" in content
+    assert "https://arxiv.org/html/2406.00008" not in out["html"].content  # arXiv only
+
+
+def test_thumbnails_are_linked_images_with_alt_text_never_insecure(tmp_path: Path) -> None:
+    shown = make_paper(1, signals={"thumbnail": "https://cdn.example.org/p1.png"})
+    insecure = make_paper(2, signals={"thumbnail": "http://cdn.example.org/p2.png"})
+    hostile = make_paper(3, signals={"thumbnail": "javascript:alert(1)"})
+    html = render(make_renderer(tmp_path), make_selection([shown, insecure, hostile]))[
+        "html"
+    ].content
+    (image,) = re.findall(r"<img [^>]*>", html)
+    assert 'src="https://cdn.example.org/p1.png"' in image and 'alt="' in image
+    assert re.search(r'<a [^>]*href="https://arxiv.org/abs/2406.00001"[^>]*><img', html)
+    assert "p2.png" not in html and "javascript:" not in html
+
+
+def test_the_web_version_shows_whole_abstracts_without_the_browser_link(tmp_path: Path) -> None:
+    long = "Sentence of a long abstract. " * 100
+    renderer = make_renderer(tmp_path)
+    page = renderer.render_page(make_selection([make_paper(1, abstract=long)]))
+    assert page.role == "page" and page.media_type == "text/html"
+    assert long.strip() in page.content
+    assert "View in browser" not in page.content and "Unsubscribe" in page.content
+
+
+def test_a_configured_abstract_length_shows_it_in_the_email(tmp_path: Path) -> None:
+    out = render(make_renderer(tmp_path, abstract_chars=60), make_selection([make_paper(1)]))
+    assert "Abstract of paper 1. Abstract of paper 1." in out["html"].content
+    assert "Abstract of paper 1. " * 4 not in out["html"].content

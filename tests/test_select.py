@@ -65,7 +65,7 @@ def test_recency_alone_never_makes_a_paper_a_pick(tmp_path) -> None:
     outcome = selector.select(Profile(keywords=("robot",)), 5, batch, batch.ones())
     assert sorted(p.position for p in outcome.picks) == [0, 2]
     for picked in outcome.picks:  # the subscriber's own reason first, "announced …" after
-        assert picked.reasons[0].text.startswith("matches")
+        assert picked.reasons[0].text.startswith("mentions")
         assert picked.reasons[-1].text.startswith("announced"), picked.reasons
 
 

@@ -263,6 +263,7 @@ class Pipeline:
             ),
             diversity=self.settings.selection.diversity,
             relevant_only=self.settings.selection.relevant_only,
+            min_reason_strength=self.settings.selection.min_reason_strength,
         )
         selector.prepare(batch)
         delivery.prepare_renderers(batch, tally.problems)

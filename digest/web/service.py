@@ -228,7 +228,19 @@ class WebService:
             return None
         items = self.ledger.selected(edition.id, [stored.id]).get(stored.id, [])
         selection = self._selection(stored, edition, items, [])
-        return _document(self._render("email", selection, "html"), edition.created)
+        return _document(self._page(selection), edition.created)
+
+    def _page(self, selection: Selection) -> Artifact:
+        """The web version: an email renderer's ``render_page`` (whole abstracts, no size
+        budget) when it has one, else its HTML part."""
+        for renderer in self.pipeline.c.renderers.values():
+            page = getattr(renderer, "render_page", None)
+            if renderer.channel == "email" and callable(page):
+                with self._render_lock:
+                    artifact = page(selection)
+                if isinstance(artifact, Artifact):
+                    return artifact
+        return self._render("email", selection, "html")
 
     def _selection(
         self,

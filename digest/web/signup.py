@@ -150,6 +150,7 @@ class SignupService:
             on_error=lambda where, error: None,  # a preview shows what works
             diversity=selection.diversity,
             relevant_only=selection.relevant_only,
+            min_reason_strength=selection.min_reason_strength,
         )
         if len(batch):
             selector.prepare(batch)

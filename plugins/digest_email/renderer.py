@@ -27,7 +27,7 @@ from digest import (
 )
 from digest.models import Artifact, Paper, Selection
 from digest_email.mjml import compile_html_fragment, compile_mjml_template, template_text
-from digest_email.views import PaperView, build_view, rate_url, why_line
+from digest_email.views import PaperView, build_view, rate_url, tag_line, why_line
 
 SUBJECT_FIELDS = frozenset({"site", "name", "count", "papers", "top", "date", "edition"})
 
@@ -51,9 +51,12 @@ class Card(NamedTuple):
     """One item as the templates see it: the shared paper view and this subscriber's reasons."""
 
     paper: PaperView
+    #: the one "why" sentence
     why: str
     #: this subscriber's feedback link for the paper (add ``&action=more|less|mute``)
     rate: str | None = None
+    #: the short tag of the contents list ("your keyword", a phrase)
+    tag: str = ""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -120,10 +123,13 @@ class EmailConfig(ComponentConfig):
         default=150, ge=30, le=900, description="Shorten the whole subject to this length."
     )
     abstract_chars: int = Field(
-        default=500,
+        default=0,
         ge=0,
         le=20_000,
-        description="Cut abstracts at a word boundary to this many chars; 0 leaves them out.",
+        description=(
+            "Cut abstracts at a word boundary to this many chars; 0 (the default) leaves them "
+            "to the web version, which shows them whole: the card has the TL;DR."
+        ),
     )
     max_authors: int = Field(
         default=3, ge=1, le=100, description="Show this many authors, then 'et al.'."
@@ -200,10 +206,10 @@ class EmailRenderer(Renderer[EmailConfig]):
                 raise PluginError(f"cannot compile email template {name!r}: {error}") from error
         return self._html, self._text
 
-    def _build(self, paper: Paper) -> PaperView:
+    def _build(self, paper: Paper, *, abstract_chars: int | None = -1) -> PaperView:
         view = build_view(
             paper,
-            abstract_chars=self.config.abstract_chars,
+            abstract_chars=self.config.abstract_chars if abstract_chars == -1 else abstract_chars,
             max_authors=self.config.max_authors,
             width=self.config.text_width,
         )
@@ -223,13 +229,44 @@ class EmailRenderer(Renderer[EmailConfig]):
 
     def render(self, selection: Selection) -> Sequence[Artifact]:
         html_template, text_template = self._templates()
+        cards = self._cards_of(selection, self._views.get)
+        context = self._context(selection, cards)
+        subject = self._subject(
+            cards, name=context["name"], date=context["date"], edition=context["edition_id"]
+        )
+        text = text_template.render(context)
+        html = self._fit(html_template, context)
+        return (
+            Artifact(role="subject", media_type="text/plain", content=subject),
+            Artifact(role="text", media_type="text/plain", content=text, filename="digest.txt"),
+            Artifact(role="html", media_type="text/html", content=html, filename="digest.html"),
+        )
+
+    def render_page(self, selection: Selection) -> Artifact:
+        """The selection as the web version: the email's design with whole abstracts and no
+        size budget (no "view in browser" link)."""
+        html_template, _ = self._templates()
+        cards = self._cards_of(selection, self._page_view)
+        context = {**self._context(selection, cards), "web": True}
+        return Artifact(role="page", media_type="text/html", content=html_template.render(context))
+
+    def _page_view(self, paper: Paper) -> PaperView:
+        return self._build(paper, abstract_chars=None)
+
+    @staticmethod
+    def _cards_of(selection: Selection, view: Any) -> list[Card]:
         feedback = selection.links.feedback
-        cards = [
+        return [
             Card(
-                self._views.get(item.paper), why_line(item.reasons), rate_url(feedback, item.paper)
+                view(item.paper),
+                why_line(item.reasons),
+                rate_url(feedback, item.paper),
+                tag_line(item.reasons),
             )
             for item in selection.items
         ]
+
+    def _context(self, selection: Selection, cards: list[Card]) -> dict[str, Any]:
         subscriber = selection.subscriber
         name = one_line(strip_invalid(subscriber.name))
         edition = one_line(strip_invalid(selection.edition.id))
@@ -251,15 +288,10 @@ class EmailRenderer(Renderer[EmailConfig]):
             "links": selection.links,
             "subscriber": subscriber,
             "site": self.runtime.site,
+            "web": False,
+            "text_width": self.config.text_width,
         }
-        subject = self._subject(cards, name=name, date=date, edition=edition)
-        text = text_template.render(context)
-        html = self._fit(html_template, context)
-        return (
-            Artifact(role="subject", media_type="text/plain", content=subject),
-            Artifact(role="text", media_type="text/plain", content=text, filename="digest.txt"),
-            Artifact(role="html", media_type="text/html", content=html, filename="digest.html"),
-        )
+        return context
 
     def _subject(self, cards: Sequence[Card], *, name: str, date: str, edition: str) -> str:
         config = self.config

@@ -177,6 +177,10 @@ def _signals(
     comments = _integer(item.get("numComments"))
     if comments is not None:
         signals["hf.comments"] = comments
+    # A picture of the paper's first page, shown on the email card (never attached).
+    thumbnail = safe_url(_text(item.get("thumbnail")))
+    if thumbnail and thumbnail.startswith("https://"):
+        signals["thumbnail"] = thumbnail
     return signals
 
 

@@ -201,7 +201,8 @@ class KeywordRanker(Ranker[KeywordRankerConfig]):
                 weight = (
                     len(in_title) * config.title_weight + len(in_abstract) * config.abstract_weight
                 )
-                parts.append(("keywords", f"matches your {noun}: {', '.join(keywords)}", weight))
+                quoted = _join([f"“{k}”" for k in keywords])
+                parts.append(("keywords", f"mentions your {noun} {quoted}", weight))
         if explainer.categories:
             entries: list[str] = []
             weight = 0.0
@@ -212,7 +213,8 @@ class KeywordRanker(Ranker[KeywordRankerConfig]):
                     entries.append(entry)
             if entries:
                 names = explainer.index.matching_categories(position, entries)
-                parts.append(("category", f"in {', '.join(names)}", weight))
+                noun = "category" if len(names) == 1 else "categories"
+                parts.append(("category", f"in your {noun} {_join(names)}", weight))
         if explainer.authors:
             names = [name for name, author_where in explainer.authors if position in author_where]
             if names:

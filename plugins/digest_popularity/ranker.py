@@ -63,4 +63,4 @@ class PopularityRanker(Ranker[PopularityConfig]):
         if not upvotes:
             return ()
         noun = "upvote" if upvotes == 1 else "upvotes"
-        return (Reason(kind="popularity", text=f"popular on Hugging Face: {upvotes} {noun}"),)
+        return (Reason(kind="popularity", text=f"popular on Hugging Face ({upvotes} {noun})"),)

@@ -24,6 +24,7 @@ from digest import (
     Scores,
     feature_key,
     one_line,
+    readable,
     truncate,
 )
 from digest.models import Paper, Profile, Reason
@@ -371,8 +372,12 @@ class SemanticRanker(Ranker[SemanticConfig]):
         if best is not None:
             similarity = best[0]
             paper = prepared.papers[best[1]]
-            title = truncate(one_line(paper.title), 80) or "a paper you liked"
-            text = f"close in meaning to {title} (similarity {similarity:.2f})"
+            title = truncate(readable(paper.title), 80)
+            text = (
+                f"close in meaning to “{title}”, which you liked"
+                if title
+                else ("close in meaning to a paper you liked")
+            )
             ref = str(paper.id)
         elif resolved.text is not None:
             text, similarity = "close in meaning to your interests", float(vector @ resolved.text)

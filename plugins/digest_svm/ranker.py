@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from digest import Batch, Scores, one_line, truncate
+from digest import Batch, Scores, readable, truncate
 from digest.models import Profile, Reason
 from digest_tfidf.index import Floats, Resolved, TfidfIndex, Vector, sparse
 from digest_tfidf.rankers import IndexConfig, IndexRanker
@@ -158,6 +158,7 @@ class SvmRanker(IndexRanker[SvmConfig]):
                 best = (similarity, paper.title)
         if best is None or best[0] <= 0:
             return ()
-        title = truncate(one_line(best[1]), 120)
+        title = truncate(readable(best[1]), 80)
         weight = round(min(1.0, best[0]), 4)
-        return (Reason(kind="svm", text=f"close to papers you liked: {title}", weight=weight),)
+        text = f"close to “{title}” and the other papers you liked"
+        return (Reason(kind="svm", text=text, weight=weight),)
