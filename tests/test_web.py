@@ -319,6 +319,10 @@ def test_archive_page_shows_the_email(site: Site) -> None:
     titles = re.findall(r'class="dg-title"[^>]*>([^<]+)<', site.html("ada"))
     assert titles and all(t in page.text for t in titles)
     assert "<script>" not in page.text  # the hostile title is escaped here too
+    # the web version has the abstracts the email leaves out, and no link to itself
+    abstract = "We study things and find results."
+    assert abstract not in site.html("ada") and abstract in page.text
+    assert "View in browser" not in page.text and "View in browser" in site.html("ada")
     # Someone else's read token opens their own copy, never ada's
     edition_id = archive[0].split("/archive/")[1].split("/")[0]
     grace_read = Tokens("k2").make("read", site.subscriber("grace").id)
