@@ -22,7 +22,8 @@ class HuggingFaceSource(Source):
     asks ``GET {url}?date=YYYY-MM-DD``. Every paper is identified by its arXiv id, so it merges
     with the same paper from the arXiv sources; HF's signals are kept under ``hf.*``
     (``hf.upvotes``, ``hf.listed_at``, ``hf.github_repo``, ``hf.github_stars``,
-    ``hf.keywords``, ``hf.comments``). An empty list (weekends) is a valid empty result; a reply
+    ``hf.keywords``, ``hf.comments``), and the page picture as ``thumbnail`` (https only; the
+    email shows it as a linked image). An empty list (weekends) is a valid empty result; a reply
     that is not the JSON list the API documents is an error naming the URL.
     """
 
