@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 
 from digest.models import Reason
-from digest.text import readable
+from digest.text import readable, truncate
 
 #: reason kinds that hold for every paper of the day, never a reason to read one by themselves
 TIMELY_KINDS = frozenset({"recency"})
@@ -30,7 +30,7 @@ MAX_CLAUSES = 2
 ONLY_RECENT = "A recent paper; nothing in your profile matched it strongly"
 #: clauses that describe the paper ("close to …", "by …", "in …"): "[it is] close to …"
 _BE = ("close ", "by ", "in ", "popular ", "similar ", "from ", "among ", "written ")
-_QUOTED = re.compile(r"“([^”]{1,60})”")
+_QUOTED = re.compile(r"“([^”]{1,200})”")
 #: a short tag per kind, for the contents list (a quoted phrase in the clause wins)
 _TAGS = {
     "author": "author you follow",
@@ -89,9 +89,9 @@ def why_tag(reasons: Sequence[Reason], *, limit: int = 32) -> str:
     for reason in reasons:
         if reason.kind in TIMELY_KINDS:
             continue
-        if reason.ref is not None:
-            return "like a paper you liked"
         found = _QUOTED.search(readable(reason.text))
+        if reason.ref is not None:  # the liked paper it is close to, by (part of) its title
+            return f"like “{truncate(found.group(1), 28)}”" if found else "like a paper you liked"
         if found and len(found.group(1)) <= limit:
             return found.group(1)
         return _TAGS.get(reason.kind, reason.kind.replace("_", " ")[:limit])

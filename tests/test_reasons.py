@@ -58,7 +58,12 @@ def test_latex_in_reasons_is_readable_and_clauses_are_capped() -> None:
 
 def test_tags_for_the_contents_list() -> None:
     assert why_tag([KEYWORD]) == "visuomotor"
-    assert why_tag([LIKED]) == "like a paper you liked"
+    assert why_tag([LIKED]) == "like “Diffusion Policy”"
+    long = Reason(kind="svm", text="close to “" + "Long title words " * 5 + "”", ref="x")
+    assert why_tag([long]) == "like “Long title words Long…”"
+    assert why_tag([Reason(kind="similar", text="close to a liked paper", ref="x")]) == (
+        "like a paper you liked"
+    )
     assert why_tag([AUTHOR]) == "author you follow"
     assert why_tag([TODAY, KEYWORD]) == "visuomotor"
     assert why_tag([TODAY]) == "new" and why_tag([]) == ""
