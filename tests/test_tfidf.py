@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +15,11 @@ from pydantic import ValidationError
 import digest_svm
 import digest_tfidf
 from digest import Batch, Ranker
-from digest.models import Paper, Profile
+from digest.models import Paper, Profile, Reason
 from digest.testing import NOW, check_ranker, make_batch, make_paper, make_runtime
 from digest_svm.ranker import SvmRanker
-from digest_tfidf.index import canonical, singular
+from digest_tfidf.index import canonical, singular, stop_words
+from digest_tfidf.phrases import GENERIC, choose, own_words, paper_phrases
 from digest_tfidf.rankers import TfidfRanker
 
 ROBOTICS = [
@@ -154,14 +157,15 @@ def test_interests_alone_rank_with_tfidf(tmp_path: Path, batch: Batch) -> None:
 
 
 def test_tfidf_reason_names_shared_terms(tmp_path: Path, batch: Batch) -> None:
-    ranker = _tfidf(tmp_path)
+    ranker = _tfidf(tmp_path, min_reason_weight=0)
     ranker.prepare(batch)
-    reason, *_ = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    reason, _ = _split(ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE))
     assert reason.kind == "similar"
-    assert reason.text.startswith("similar to your interests: ")
-    terms = reason.text.removeprefix("similar to your interests: ").split(", ")
-    assert 1 <= len(terms) <= 3
-    assert any("robot" in term for term in terms)
+    # no interests text: the phrases come from the liked papers
+    assert reason.text.startswith("shares “") and reason.text.endswith(" with papers you liked")
+    phrases = _phrases(reason.text)
+    assert 1 <= len(phrases) <= 3
+    assert any("robot" in phrase for phrase in phrases)
     assert 0 < reason.weight <= 1
 
 
@@ -170,10 +174,11 @@ def test_tfidf_reason_names_the_nearest_liked_paper_in_a_small_batch(
 ) -> None:
     """A dozen candidates: the liked papers nearest to a paper are half its score, and the
     reader is told which one it is close to."""
-    ranker = _tfidf(tmp_path)
+    ranker = _tfidf(tmp_path, min_reason_weight=0)
     ranker.prepare(batch)
-    terms, nearest = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
-    assert terms.text.startswith("similar to your interests: ")
+    reasons = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    terms, nearest = _split(reasons)
+    assert _phrases(terms.text)
     assert nearest.kind == "similar"
     title = _nearest_title(nearest.text)
     liked = {ROBOTICS[0][0]: "arxiv:2406.00001", ROBOTICS[1][0]: "arxiv:2406.00002"}
@@ -181,20 +186,51 @@ def test_tfidf_reason_names_the_nearest_liked_paper_in_a_small_batch(
     assert title in liked and nearest.ref == liked[title]
     assert 0 < nearest.weight <= 1
     # a liked paper is never "close to" itself
-    reasons = ranker.explain(LIKES_ROBOTS, batch, 0)
-    assert all(ROBOTICS[0][0] not in r.text for r in reasons)
+    own = ranker.explain(LIKES_ROBOTS, batch, 0)
+    assert all(ROBOTICS[0][0] not in r.text for r in own)
     # without neighbours the profile alone scores; the reasons still name the nearest paper
-    plain = _tfidf(tmp_path, neighbours=0)
+    plain = _tfidf(tmp_path, neighbours=0, min_reason_weight=0)
     plain.prepare(batch)
     assert not np.allclose(plain.score(LIKES_ROBOTS, batch), ranker.score(LIKES_ROBOTS, batch))
-    assert plain.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE) == (terms, nearest)
+    assert plain.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE) == reasons
+
+
+_NEAREST = re.compile(r"close to “(.+)”, which you liked")
+_PHRASES = re.compile(
+    r"(?:mentions|shares) (“[^”]+”(?:, “[^”]+”)*(?: and “[^”]+”)?) "
+    r"(?:from your interests|with papers you liked)"
+)
 
 
 def _nearest_title(text: str) -> str:
-    """The title in "close to a paper you liked: <title> (similarity 0.42)"."""
-    found = re.fullmatch(r"close to a paper you liked: (.+) \(similarity (\d\.\d\d)\)", text)
+    """The title in "close to “<title>”, which you liked"."""
+    found = _NEAREST.fullmatch(text)
     assert found, text
-    assert 0 < float(found[2]) <= 1
+    return found[1]
+
+
+def _phrases(text: str) -> list[str]:
+    """The phrases of "mentions “a”, “b” and “c” from your interests" (or "shares … with
+    papers you liked")."""
+    found = _PHRASES.fullmatch(text)
+    assert found, text
+    return re.findall(r"“([^”]+)”", found[1])
+
+
+def _split(reasons: Sequence[Reason]) -> tuple[Reason, Reason]:
+    """A tfidf pick's phrase reason and its nearest-liked one (strongest first, either may
+    come first)."""
+    phrases = [r for r in reasons if r.ref is None]
+    nearest = [r for r in reasons if r.ref is not None]
+    assert len(phrases) == 1 and len(nearest) == 1, reasons
+    assert [r.weight for r in reasons] == sorted((r.weight for r in reasons), reverse=True)
+    return phrases[0], nearest[0]
+
+
+def _svm_title(text: str) -> str:
+    """The title in the svm ranker's "close to “<title>” and the other papers you liked"."""
+    found = re.fullmatch(r"close to “(.+)” and the other papers you liked", text)
+    assert found, text
     return found[1]
 
 
@@ -205,8 +241,7 @@ def test_svm_reason_names_nearest_liked_paper(tmp_path: Path, batch: Batch) -> N
     (reason,) = ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
     assert reason.kind == "svm"
     liked_titles = {ROBOTICS[0][0], ROBOTICS[1][0], ROBOTICS[3][0]}
-    title = reason.text.removeprefix("close to papers you liked: ")
-    assert title in liked_titles
+    assert _svm_title(reason.text) in liked_titles
     assert 0 < reason.weight <= 1
     # a liked paper is never "close to" itself
     (own,) = ranker.explain(LIKES_ROBOTS, batch, 0)
@@ -277,9 +312,9 @@ def test_liked_papers_outside_the_batch(ranker: Ranker, batch: Batch) -> None:
     assert reasons and all(r.text for r in reasons)
     if isinstance(fresh, SvmRanker):
         (reason,) = reasons
-        assert reason.text.removeprefix("close to papers you liked: ") in {p.title for p in old}
+        assert _svm_title(reason.text) in {p.title for p in old}
     else:
-        nearest = reasons[-1]
+        _, nearest = _split(reasons)
         assert _nearest_title(nearest.text) in {p.title for p in old}
         assert nearest.ref in {str(p.id) for p in old}
 
@@ -417,7 +452,7 @@ def test_day_sized_batch_ranks_the_liked_topic_first(ranker: Ranker) -> None:
     top = np.argsort(-scores, kind="stable")[: len(robotics)]
     assert set(top.tolist()) == set(robotics)
     if isinstance(ranker, TfidfRanker):  # a day's batch: the reasons name the nearest paper too
-        *_, nearest = ranker.explain(profile, batch, int(top[0]))
+        _, nearest = _split(ranker.explain(profile, batch, int(top[0])))
         assert _nearest_title(nearest.text) in {p.title for p in _liked("robotics")}
         assert nearest.ref in profile.liked
 
@@ -434,7 +469,7 @@ def test_a_rare_word_shared_with_liked_papers_counts(tmp_path: Path) -> None:
     ranker.prepare(batch)
     scores = ranker.score(profile, batch)
     assert scores[3] > scores[len(papers) - 1]
-    reason, *_ = ranker.explain(profile, batch, 3)
+    reason, _ = _split(ranker.explain(profile, batch, 3))
     assert "tactile" in reason.text
     rows = ranker.vectors(batch)
     norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
@@ -448,8 +483,8 @@ def test_plurals_meet_singulars(tmp_path: Path, batch: Batch) -> None:
     scores = ranker.score(Profile(interests="grasping policies for robots"), batch)
     assert scores[0] == scores.max() > 0  # "Diffusion policies for dexterous robot grasping"
     (reason,) = ranker.explain(Profile(interests="dexterous hands"), batch, 0)
-    terms = reason.text.removeprefix("similar to your interests: ").split(", ")
-    assert {"hand", "dexterous hand"} & set(terms)  # the abstract says "a dexterous hand"
+    # their words, as the paper writes them ("a dexterous hand")
+    assert reason.text == "mentions “dexterous hand” from your interests"
 
 
 @pytest.mark.parametrize(
@@ -511,7 +546,7 @@ def test_svm_with_rare_words_in_outside_liked_papers(tmp_path: Path) -> None:
     security = {i for i, p in enumerate(papers) if str(p.id).startswith("arxiv:2407.002")}
     assert int(np.argmax(scores)) in security
     (reason,) = svm.explain(profile, batch, int(np.argmax(scores)))
-    assert reason.text.startswith("close to papers you liked: ")
+    assert _svm_title(reason.text)
 
 
 def test_svm_abstains_when_every_liked_paper_is_also_disliked(tmp_path: Path, batch: Batch) -> None:
@@ -534,3 +569,223 @@ def test_svm_scores_the_same_twice(tmp_path: Path) -> None:
         runs.append(np.asarray(ranker.score(profile, again)))
         assert runs[-1].any(), attempt
     assert all(np.array_equal(runs[0], other) for other in runs[1:])
+
+
+# -- reasons in real phrases -------------------------------------------------------------------
+
+#: invented papers: two that run "… evaluation. Large language models …" across a sentence
+#: end, two titled like "Attention Is All You Need", one with LaTeX in its title
+LLM = [
+    (
+        "Agentic benchmarks for reliable evaluation",
+        "We design agentic tasks for reliable evaluation. Large language models fail on long "
+        "horizons, and tool use breaks when large language models plan several steps ahead.",
+    ),
+    (
+        "Judging answers with careful evaluation",
+        "Open-ended answers need careful evaluation. Large language models disagree with human "
+        "raters, and a language model judge favours long answers.",
+    ),
+    (
+        "Sparsity Is All You Need",
+        "Sparse adapters need fewer parameters. We prune adapter weights and keep sparse "
+        "adapters accurate on reading comprehension.",
+    ),
+    (
+        "Adapters Are All You Need for Sparse Fine-tuning",
+        "Sparse adapters need little memory; fine-tuning sparse adapters matches full fine-tuning.",
+    ),
+    (
+        r"Dexterous grasping with $\alpha$-divergence \emph{diffusion} policies",
+        r"Diffusion policies regularised with an $\alpha$-divergence grasp objects with a "
+        r"dexterous hand.",
+    ),
+]
+AGENTS, JUDGES, SPARSITY, ADAPTERS, LATEX = range(10, 15)  # positions in _llm_batch()
+
+
+def _llm_batch() -> Batch:
+    papers = _papers() + [
+        make_paper(f"2406.{number:05d}", title=title, abstract=abstract)
+        for number, (title, abstract) in enumerate(LLM, start=11)
+    ]
+    return Batch(papers, now=NOW)
+
+
+def _gain(ranker: TfidfRanker, profile: Profile, batch: Batch, position: int, term: str) -> float:
+    """What ``term`` adds to the paper's similarity to the profile."""
+    index = ranker._index(batch)
+    interest = ranker._interest(profile, batch)
+    assert interest is not None
+    column = index.vocabulary[term]
+    row = index.row(position)
+    where = np.flatnonzero(row.indices == column)
+    return float(row.data[where].sum() * interest.vector[column])
+
+
+def _all_phrases(reasons: Sequence[Reason]) -> list[str]:
+    return [p for r in reasons if r.ref is None for p in _phrases(r.text)]
+
+
+def test_no_phrase_crosses_a_sentence_end(tmp_path: Path) -> None:
+    """ "… evaluation. Large language models …": the index has the pair "evaluation large" and
+    it adds to the similarity, but a reason never says it."""
+    batch = _llm_batch()
+    ranker = _tfidf(tmp_path, min_reason_weight=0)
+    ranker.prepare(batch)
+    profile = Profile(liked=(str(batch[JUDGES].id),))
+    assert _gain(ranker, profile, batch, AGENTS, "evaluation large") > 0
+    reasons = ranker.explain(profile, batch, AGENTS)
+    phrases = _all_phrases(reasons)
+    assert "large language models" in phrases
+    assert all("evaluation large" not in r.text.lower() for r in reasons)
+    text = f"{LLM[0][0]}. {LLM[0][1]}"
+    for phrase in phrases:  # words next to each other in one sentence of the paper
+        assert re.search(rf"(?i)(^|[^\w.]){re.escape(phrase)}([^\w]|$)", text), phrase
+        assert not re.search(r"[.,;:()]", phrase)
+
+
+def test_no_stop_word_fragment_from_an_all_you_need_title(tmp_path: Path) -> None:
+    """ "Sparsity Is All You Need" shares "need" with a liked "… All You Need …" paper: the
+    reason names what they share, never "need"."""
+    batch = _llm_batch()
+    ranker = _tfidf(tmp_path, min_reason_weight=0)
+    ranker.prepare(batch)
+    profile = Profile(liked=(str(batch[ADAPTERS].id),))
+    assert _gain(ranker, profile, batch, SPARSITY, "need") > 0
+    reasons = ranker.explain(profile, batch, SPARSITY)
+    phrases = _all_phrases(reasons)
+    assert phrases == ["sparse adapters"]
+    assert not any(re.search(r"\bneed\b", phrase, re.I) for phrase in phrases)
+    assert paper_phrases(LLM[2][0], "").phrases == ((0, 1),)  # "sparsity" alone
+
+
+def test_their_own_phrase_is_shown_whole(tmp_path: Path) -> None:
+    """Interests "large language models" against a paper saying "large language models": one
+    phrase, not "large language" and "language model"; their "tool use" too, though "use" on
+    its own is a generic word."""
+    batch = _llm_batch()
+    ranker = _tfidf(tmp_path)
+    ranker.prepare(batch)
+    (reason,) = ranker.explain(Profile(interests="large language models"), batch, AGENTS)
+    assert reason.text == "mentions “large language models” from your interests"
+    assert 0.1 <= reason.weight <= 1
+    profile = Profile(interests="I work on large language models", keywords=("tool use",))
+    (reason,) = ranker.explain(profile, batch, AGENTS)
+    assert set(_phrases(reason.text)) == {"large language models", "tool use"}
+    assert reason.text.endswith("” from your interests") and " and “" in reason.text
+
+
+def test_phrases_never_contain_or_overlap_each_other() -> None:
+    text = paper_phrases(LLM[0][0], LLM[0][1])
+    gains = {
+        "evaluation large": 1.0,
+        "large language": 0.5,
+        "language model": 0.5,
+        "large": 0.1,
+        "language": 0.1,
+        "model": 0.1,
+        "reliable evaluation": 0.3,
+        "evaluation": 0.2,
+        "tool": 0.05,
+    }
+    shown = [s.text for s in choose(text, gains, None)]
+    assert shown == ["large language models", "reliable evaluation"]
+
+
+def test_their_words_make_the_longer_phrase() -> None:
+    """ "large" adds next to nothing here, so the paper's phrase alone is "language models";
+    the subscriber who wrote "large language models" reads it whole."""
+    text = paper_phrases(LLM[0][0], LLM[0][1])
+    gains = {"large language": 0.01, "language model": 0.5, "language": 0.1, "model": 0.1}
+    assert [s.text for s in choose(text, gains, None)] == ["language models"]
+    own = own_words("large language models", ())
+    (shown,) = choose(text, gains, own)
+    assert shown.text == "large language models" and shown.own
+
+
+def test_a_phrase_is_a_run_of_content_words() -> None:
+    text = paper_phrases(
+        "Towards Novel Approaches: Using Diffusion Policies",
+        "We propose a new method based on diffusion policies; results show robots can grasp.",
+    )
+    runs = [text.shown(a, b) for a, b in text.phrases]
+    assert runs == ["diffusion policies", "diffusion policies", "robots", "grasp"]
+    assert text.folded[text.phrases[0][0] : text.phrases[0][1]] == ("diffusion", "policy")
+
+
+def test_nearest_liked_paper_clause_and_its_floor(tmp_path: Path, batch: Batch) -> None:
+    ranker = _tfidf(tmp_path, min_reason_weight=0)
+    ranker.prepare(batch)
+    _, nearest = _split(ranker.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE))
+    assert nearest.text == f"close to “{ROBOTICS[1][0]}”, which you liked"
+    assert nearest.ref == "arxiv:2406.00002" and 0 < nearest.weight < 1
+    # just below the floor: left out; the phrases (stronger) stay
+    above = _tfidf(tmp_path, min_reason_weight=nearest.weight + 0.01)
+    above.prepare(batch)
+    reasons = above.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE)
+    assert all(r.ref is None for r in reasons)
+    assert all(r.weight >= nearest.weight + 0.01 for r in reasons)
+    # everything weak: nothing said
+    strict = _tfidf(tmp_path, min_reason_weight=1)
+    strict.prepare(batch)
+    assert strict.explain(LIKES_ROBOTS, batch, ROBOT_CANDIDATE) == ()
+    # the default floor drops weak evidence
+    assert TfidfRanker.Config().min_reason_weight == 0.1
+    with pytest.raises(ValidationError):
+        TfidfRanker.Config(min_reason_weight=1.5)
+
+
+def test_latex_in_titles_is_readable(tmp_path: Path) -> None:
+    batch = _llm_batch()
+    ranker = _tfidf(tmp_path, min_reason_weight=0)
+    ranker.prepare(batch)
+    liked = Profile(interests="dexterous grasping", liked=(str(batch[LATEX].id),))
+    reasons = ranker.explain(liked, batch, 0)  # "Diffusion policies for dexterous robot …"
+    _, nearest = _split(reasons)
+    assert (
+        nearest.text
+        == "close to “Dexterous grasping with α-divergence diffusion policies”, which you liked"
+    )
+    reasons = ranker.explain(Profile(liked=("2406.00001",)), batch, LATEX)
+    assert _all_phrases(reasons)
+    assert all("$" not in r.text and "\\" not in r.text and "emph" not in r.text for r in reasons)
+
+
+@pytest.mark.parametrize("min_reason_weight", [0.0, 0.1])
+def test_reason_texts_are_clauses(tmp_path: Path, min_reason_weight: float) -> None:
+    """Every reason on a day-sized batch is a lower-case clause of one of the three shapes,
+    with no similarity number; its phrases are real ones, none inside or overlapping another."""
+    papers = _day()
+    liked = _liked("robotics", count=3) + _liked("security", count=2, first=10)
+    batch = Batch(papers, now=NOW, references={str(p.id): p for p in liked})
+    ranker = _tfidf(tmp_path, min_reason_weight=min_reason_weight)
+    ranker.prepare(batch)
+    stop = stop_words() | GENERIC
+    profiles = [
+        Profile(liked=tuple(str(p.id) for p in liked)),
+        Profile(interests="robot manipulation and grasping", keywords=("privacy attack",)),
+        Profile(interests="adversarial attack", liked=tuple(str(p.id) for p in liked[:2])),
+    ]
+    said = 0
+    for profile in profiles:
+        scores = ranker.score(profile, batch)
+        for position in np.argsort(-scores, kind="stable")[:10].tolist():
+            for reason in ranker.explain(profile, batch, position):
+                said += 1
+                text = reason.text
+                assert text[:1].islower() and not re.search(r"\d", text), text
+                assert min_reason_weight <= reason.weight <= 1
+                if reason.ref is not None:
+                    assert _nearest_title(text)
+                    continue
+                phrases = _phrases(text)
+                assert 1 <= len(phrases) <= 3
+                for phrase in phrases:
+                    words = phrase.split()
+                    assert 1 <= len(words) <= 4
+                    if len(words) == 1:
+                        assert len(phrase) >= 4 and phrase.lower() not in stop, phrase
+                for a, b in itertools.permutations(phrases, 2):
+                    assert f" {a} " not in f" {b} ", (a, b)
+    assert said >= 20

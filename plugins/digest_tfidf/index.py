@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp  # type: ignore[import-untyped]
 
 __all__ = [
+    "TOKENS",
     "Resolved",
     "Rows",
     "TfidfIndex",
@@ -53,6 +54,7 @@ __all__ = [
     "canonical",
     "paper_text",
     "singular",
+    "stop_words",
     "tfidf_index",
 ]
 
@@ -60,7 +62,8 @@ __all__ = [
 #: otherwise have no vocabulary at all) and the IDF is BM25's
 _SMALL_BATCH = 20
 _DTYPE = np.float32
-_TOKENS = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b")
+#: a word: two characters or more, starting with a letter (hyphens inside: "sim-to-real")
+TOKENS = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b")
 #: words ending in "s" that are not plurals (or whose singular reads wrong)
 _NOT_PLURAL = frozenset(
     {
@@ -90,7 +93,9 @@ def singular(word: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
+def stop_words() -> frozenset[str]:
+    """The English stop words the index drops (checked on the lower-cased word, before plurals
+    are folded)."""
     # scikit-learn's English list, imported on first use: scikit-learn takes ~0.6 s to import,
     # which every `digest` command (--help too) would pay when the plugin loads.
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # type: ignore[import-untyped]
@@ -107,8 +112,8 @@ def sparse() -> Any:
 
 def analyze(text: str) -> list[str]:
     """The terms of a text: words (stop words dropped, plurals folded), then word pairs."""
-    stop = _stop_words()
-    words = [singular(token) for token in _TOKENS.findall(text.lower()) if token not in stop]
+    stop = stop_words()
+    words = [singular(token) for token in TOKENS.findall(text.lower()) if token not in stop]
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 

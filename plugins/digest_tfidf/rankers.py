@@ -4,6 +4,11 @@ The ``tfidf`` ranker reads the subscriber's ``liked`` papers (and ``disliked``),
 and ``keywords``, against the per-run :class:`~digest_tfidf.index.TfidfIndex`. Per subscriber
 it makes one sparse mat-vec (in batches under ``contrast_from`` papers, one more product
 with the liked papers' vectors).
+
+Its reasons are clauses of one sentence: the paper's phrases that carry the similarity
+("mentions “large language models” from your interests", "shares “diffusion policy” with
+papers you liked"; see :mod:`digest_tfidf.phrases`) and the nearest liked paper ("close to
+“…”, which you liked"), each left out below ``min_reason_weight``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing_extensions import TypeVar
 if TYPE_CHECKING:
     import scipy.sparse as sp  # type: ignore[import-untyped]
 
-from digest import Batch, ComponentConfig, Ranker, Scores, one_line, truncate
+from digest import Batch, ComponentConfig, Ranker, Scores, readable, truncate
 from digest.models import Paper, Profile, Reason
 
 from .index import Floats, Rows, TfidfIndex, Vector, tfidf_index
+from .phrases import Own, Shown, choose, own_words, phrasebook
 
 __all__ = ["IndexConfig", "IndexRanker", "TfidfRanker"]
 
@@ -169,6 +175,19 @@ class TfidfConfig(IndexConfig):
         le=1,
         description="Cosine similarity that scores 1; lower similarities scale linearly.",
     )
+    min_reason_weight: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Leave a reason out (the shared phrases, the nearest liked paper) when its "
+        "weight, its share of the similarity relative to saturation, is below this.",
+    )
+
+
+def _quoted(phrases: Sequence[Shown]) -> str:
+    """“a”, “b” and “c”."""
+    quoted = [f"“{p.text}”" for p in phrases]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
 class TfidfRanker(IndexRanker[TfidfConfig]):
@@ -276,43 +295,71 @@ class TfidfRanker(IndexRanker[TfidfConfig]):
         np.clip(scores, 0.0, 1.0, out=scores)
         return scores
 
+    def prepare(self, batch: Batch) -> None:
+        super().prepare(batch)
+        # the candidates' phrases once, before the subscribers are split over workers
+        phrasebook(batch).fill()
+
+    #: the subscriber whose words were read last, for their other picks
+    _last_words: tuple[Profile, Own | None] | None = None
+
+    def _own(self, profile: Profile) -> Own | None:
+        last = self._last_words
+        if last is not None and last[0] is profile:
+            return last[1]
+        text = (profile.interests, *profile.keywords)
+        own = own_words(profile.interests, profile.keywords) if any(text) else None
+        self._last_words = (profile, own)
+        return own
+
     def explain(self, profile: Profile, batch: Batch, position: int) -> Sequence[Reason]:
         interest = self._interest(profile, batch)
         if interest is None:
             return ()
         index = self._index(batch)
+        config = self.config
         row = index.row(position)
         products = row.data * interest.vector[row.indices]
-        order = np.argsort(-products, kind="stable")
-        terms: list[str] = []
-        for i in order:
-            if products[i] <= 0 or len(terms) == 3:
-                break
-            term = str(index.terms[row.indices[i]])
-            # "robot grasping" already says "robot": skip words inside a chosen phrase.
-            if any(term in chosen.split() or chosen in term.split() for chosen in terms):
-                continue
-            terms.append(term)
+        positive = products > 0
+        gains = dict(
+            zip(
+                index.terms[row.indices[positive]].tolist(),
+                products[positive].tolist(),
+                strict=True,
+            )
+        )
         reasons: list[Reason] = []
-        saturation = self.config.saturation
-        if terms:
-            cosine = float(products.sum())
-            weight = round(min(1.0, max(0.0, cosine / saturation)), 4)
-            text = f"similar to your interests: {', '.join(terms)}"
-            reasons.append(Reason(kind="similar", text=one_line(text), weight=weight))
+        if gains:
+            shown = choose(phrasebook(batch).paper(position), gains, self._own(profile))
+            # Phrases of the subscriber's text are "from your interests"; the rest came from
+            # their liked papers (all of them do when there is no text).
+            mine = [p for p in shown if p.own or not interest.papers]
+            theirs = [p for p in shown if not (p.own or not interest.papers)]
+            clauses = (
+                (mine, "mentions {} from your interests"),
+                (theirs, "shares {} with papers you liked"),
+            )
+            for phrases, form in clauses:
+                if not phrases:
+                    continue
+                weight = round(min(1.0, sum(p.value for p in phrases) / config.saturation), 4)
+                if weight >= config.min_reason_weight:
+                    text = form.format(_quoted(phrases))
+                    reasons.append(Reason(kind="similar", text=text, weight=weight))
         nearest = self._nearest_liked(interest, index, position, row)
         if nearest is not None:
             similarity, paper = nearest
-            title = truncate(one_line(paper.title), 120)
-            reasons.append(
-                Reason(
-                    kind="similar",
-                    text=f"close to a paper you liked: {title} (similarity {similarity:.2f})",
-                    weight=round(min(1.0, similarity / saturation), 4),
-                    ref=str(paper.id),
+            weight = round(min(1.0, similarity / config.saturation), 4)
+            if weight >= config.min_reason_weight:
+                title = truncate(readable(paper.title), 80)
+                text = (
+                    f"close to “{title}”, which you liked"
+                    if title
+                    else "close to a paper you liked"
                 )
-            )
-        return tuple(reasons)
+                reasons.append(Reason(kind="similar", text=text, weight=weight, ref=str(paper.id)))
+        # the strongest first (the core keeps a pick's first reason whatever its weight)
+        return tuple(sorted(reasons, key=lambda r: -r.weight))
 
     @staticmethod
     def _nearest_liked(
