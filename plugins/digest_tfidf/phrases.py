@@ -121,15 +121,16 @@ _SPLIT = re.compile(f"({TOKENS.pattern.removeprefix('(?u)')})")
 
 
 @lru_cache(maxsize=262_144)
-def _word(word: str) -> tuple[str, str, int]:
-    """A token's lower-case and folded forms and its kind (stop word, generic, content)."""
+def _word(word: str) -> tuple[str, str, str, int]:
+    """A token (one object for every paper's copy of it), its lower-case and folded forms and
+    its kind (stop word, generic, content)."""
     lower = word.lower()
     folded = singular(lower)
     if lower in stop_words():
-        return lower, folded, _STOP
+        return word, lower, folded, _STOP
     if folded in GENERIC or lower in GENERIC:
-        return lower, folded, _SOFT
-    return lower, folded, _WORD
+        return word, lower, folded, _SOFT
+    return word, lower, folded, _WORD
 
 
 def _lowered(word: str) -> str:
@@ -176,10 +177,11 @@ class _Scan:
         shouting = text.isupper()
         title_case = False
         if title:
-            letters = [w for w in found if _word(w)[2] != _STOP]
+            letters = [w for w in found if _word(w)[3] != _STOP]
             capitals = sum(w[:1].isupper() for w in letters)
             title_case = capitals >= max(2, 0.6 * len(letters))
         infos = [_word(w) for w in found]
+        found = [word for word, _, _, _ in infos]
         # a new segment after anything but white space between two words; a new sentence
         # after a full stop (its first word's capital is not its own)
         news = [True] + [not gap.isspace() for gap in gaps[1 : len(found)]]
@@ -188,7 +190,7 @@ class _Scan:
             for new, gap in zip(news[1:], gaps[1 : len(found)], strict=True)
         ]
         if shouting:
-            self.words.extend(lower for lower, _, _ in infos)
+            self.words.extend(lower for _, lower, _, _ in infos)
         elif title_case:
             self.words.extend(_lowered(w) for w in found)
         else:
@@ -196,8 +198,8 @@ class _Scan:
                 _lowered(w) if initial else w for w, initial in zip(found, initials, strict=True)
             )
         self.raw.extend(found)
-        self.folded.extend(fold for _, fold, _ in infos)
-        self.kinds.extend(kind for _, _, kind in infos)
+        self.folded.extend(fold for _, _, fold, _ in infos)
+        self.kinds.extend(kind for _, _, _, kind in infos)
         self.starts.extend(news)
 
 
@@ -215,20 +217,30 @@ class PaperText:
     phrases: tuple[tuple[int, int], ...]
     #: per token: its phrase (index into :attr:`phrases`) or -1
     phrase_of: tuple[int, ...]
-    #: index term (word or "word word") → token positions where it starts inside a phrase
-    where: Mapping[str, Sequence[int]]
-    #: per token: the pair it starts with the next word of its phrase ("" at a phrase's end)
-    pairs: tuple[str, ...]
     #: per token: whether a segment (punctuation between it and the word before) starts there
     breaks: tuple[bool, ...]
-    #: the folded words, to rule out the subscriber's phrases quickly
-    vocabulary: frozenset[str]
-
-    def key(self, start: int, end: int) -> str:
-        return " ".join(self.folded[start:end])
 
     def shown(self, start: int, end: int) -> str:
         return " ".join(self.words[start:end])
+
+    def inside(self, term: str) -> list[int]:
+        """Where an index term (a word, or two words "a b") starts inside a phrase."""
+        first, _, second = term.partition(" ")
+        folded, phrase_of = self.folded, self.phrase_of
+        found: list[int] = []
+        at = -1
+        while True:
+            try:
+                at = folded.index(first, at + 1)
+            except ValueError:
+                return found
+            number = phrase_of[at]
+            if number < 0:
+                continue
+            if not second or (
+                at + 1 < len(folded) and folded[at + 1] == second and phrase_of[at + 1] == number
+            ):
+                found.append(at)
 
     def find(self, key: str) -> tuple[int, int] | None:
         """The token span of a folded phrase (in the abstract rather than the title)."""
@@ -282,18 +294,10 @@ def paper_phrases(title: str, abstract: str) -> PaperText:
                 words[k] = scan.raw[k]
     phrases: list[tuple[int, int]] = []
     phrase_of = [-1] * len(folded)
-    pairs = [""] * len(folded)
-    where: dict[str, list[int]] = {}
 
     def close(start: int, end: int) -> None:
-        number = len(phrases)
+        phrase_of[start:end] = [len(phrases)] * (end - start)
         phrases.append((start, end))
-        for k in range(start, end):
-            phrase_of[k] = number
-            where.setdefault(folded[k], []).append(k)
-            if k + 1 < end:
-                pair = pairs[k] = f"{folded[k]} {folded[k + 1]}"
-                where.setdefault(pair, []).append(k)
 
     begun: int | None = None
     for position, kind in enumerate(kinds):
@@ -310,10 +314,7 @@ def paper_phrases(title: str, abstract: str) -> PaperText:
         title_end=title_end,
         phrases=tuple(phrases),
         phrase_of=tuple(phrase_of),
-        where=where,
-        pairs=tuple(pairs),
         breaks=tuple(starts),
-        vocabulary=frozenset(folded),
     )
 
 
@@ -467,20 +468,17 @@ def _spans(
 ) -> dict[str, _Candidate]:
     """Runs of up to :data:`MAX_WORDS` words of the phrases that hold the paper's ``terms``
     strongest terms (two occurrences in the abstract, one in the title), by folded words."""
-    folded, pairs, phrase_of, title_end = (
-        paper.folded,
-        paper.pairs,
-        paper.phrase_of,
-        paper.title_end,
-    )
+    folded, phrase_of, title_end = paper.folded, paper.phrase_of, paper.title_end
     touched: list[int] = []
-    strongest = sorted(
-        ((gain, term) for term, gain in gains.items() if term in paper.where), reverse=True
-    )
-    for gain, term in strongest[:terms]:
-        if gain < 0.1 * strongest[0][0]:
+    top = 0.0
+    for gain, term in sorted(((g, t) for t, g in gains.items()), reverse=True):
+        if terms == 0 or gain < 0.1 * top:
             break
-        positions = paper.where[term]
+        positions = paper.inside(term)
+        if not positions:  # across a phrase's end, or a generic word ("need")
+            continue
+        top = top or gain
+        terms -= 1
         ordered = [p for p in positions if p >= title_end][:2]
         ordered += [p for p in positions if p < title_end][:1]
         for position in ordered:
@@ -491,8 +489,10 @@ def _spans(
     get = gains.get
     for number in touched:
         a, b = paper.phrases[number]
-        ones = [get(w, 0.0) for w in folded[a:b]]
-        twos = [get(pair, 0.0) for pair in pairs[a : b - 1]]
+        words = folded[a:b]
+        pairs = [f"{x} {y}" for x, y in pairwise(words)]
+        ones = [get(w, 0.0) for w in words]
+        twos = [get(pair, 0.0) for pair in pairs]
         for i in range(b - a):
             total = 0.0
             for j in range(i + 1, min(b - a, i + MAX_WORDS) + 1):
@@ -524,7 +524,7 @@ def _spans(
                         right = ones[j - 1] + twos[j - 2]
                         if min(left, right) < 0.1 * total:
                             continue
-                span_terms = (*folded[start:end], *pairs[start : end - 1])
+                span_terms = (*words[i:j], *pairs[i : j - 1])
                 profiled = j - i > 1 and all(t > 0 for t in twos[i : j - 1])
                 bonus = 1.25 if mine else 1.1 if profiled else 1.0
                 found[key] = _candidate(key, start, end, span_terms, gains, bonus)
@@ -559,7 +559,7 @@ def choose(
                 viable.update(numbers)
         for number in sorted(viable):
             span = own.spans[number]
-            if span.key in candidates or not span.content <= paper.vocabulary:
+            if span.key in candidates or not all(w in paper.folded for w in span.content):
                 continue
             where = paper.find(span.key)
             if where is None:
