@@ -281,6 +281,11 @@ class Renderer(Component[C]):
     def render(self, selection: Selection) -> Sequence[Artifact]:
         raise NotImplementedError
 
+    def render_page(self, selection: Selection) -> Artifact | None:
+        """The selection as a web page (the web version ``digest serve`` shows), or ``None``
+        when this renderer has none (the web version then shows its ``html`` artifact)."""
+        return None
+
 
 class DelivererConfig(ComponentConfig):
     """Base of deliverer configs: ``channels`` overrides the channels the class serves."""

@@ -234,11 +234,10 @@ class WebService:
         """The web version: an email renderer's ``render_page`` (whole abstracts, no size
         budget) when it has one, else its HTML part."""
         for renderer in self.pipeline.c.renderers.values():
-            page = getattr(renderer, "render_page", None)
-            if renderer.channel == "email" and callable(page):
+            if renderer.channel == "email":
                 with self._render_lock:
-                    artifact = page(selection)
-                if isinstance(artifact, Artifact):
+                    artifact = renderer.render_page(selection)
+                if artifact is not None:
                     return artifact
         return self._render("email", selection, "html")
 
