@@ -15,6 +15,7 @@ plugin author needs (see ``docs/plugin-hooks.md``):
   ``ProfileImportError``;
 * identity: ``canonical_id``, ``canonical_ref``, ``parse_arxiv``, ``find_arxiv``,
   ``normalize_doi``, ``landing_url``, ``author_key``, ``same_author``;
+* authors: ``split_authors`` (one combined author string → people), ``reading_order``;
 * text: ``one_line``, ``readable``, ``safe_url``, ``strip_invalid``, ``truncate``.
 
 Names are imported when first used, so ``import digest`` (and a plugin module that imports
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from digest.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from digest.authors import reading_order, split_authors
     from digest.batch import Batch, Mask, Scores
     from digest.components import (
         CollectContext,
@@ -68,6 +70,7 @@ __version__ = "0.1.0"
 
 #: public name → the module that defines it
 _HOMES = {
+    **dict.fromkeys(("reading_order", "split_authors"), "digest.authors"),
     **dict.fromkeys(("Batch", "Mask", "Scores"), "digest.batch"),
     **dict.fromkeys(
         (
@@ -152,8 +155,10 @@ __all__ = [
     "one_line",
     "parse_arxiv",
     "readable",
+    "reading_order",
     "safe_url",
     "same_author",
+    "split_authors",
     "strip_invalid",
     "truncate",
     "why_sentence",

@@ -167,9 +167,18 @@ class CollectContext:
     #: the HTTP client for this source (:class:`digest.fetch.SourceHTTP`): conditional GET,
     #: retries, rate limits and the SSRF guard included
     http: SourceHTTP = field(default=None)  # type: ignore[assignment]
+    #: what :meth:`warn` was told this run
+    warnings: list[str] = field(default_factory=list)
 
     def save(self, key: str, value: str) -> None:
         self.pending_state[key] = value
+
+    def warn(self, message: str) -> None:
+        """Report something that did not fail the run but that an operator should see in
+        ``digest sources`` and the run summary, e.g. "ill-formed feed: 58 items recovered by a
+        lenient parser" or "stopped paging at 2,000 results"; one line, naming the URL."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
 
 class Source(Component[C]):

@@ -28,11 +28,11 @@ import pytest
 from lxml import etree
 
 import digest_arxiv
-from digest import CollectContext, FetchError, SourceError
+from digest import CollectContext, FetchError, SourceError, split_authors
 from digest.models import Author, Paper, PaperId
 from digest.testing import check_source, make_context, make_host, make_runtime
 from digest_arxiv import ArxivSource, api_error_message, parse_api_page, parse_listing
-from digest_arxiv.common import Engine, split_authors
+from digest_arxiv.common import Engine
 from httpserver import FixtureServer, Reply, Request, fixture_bytes, fixture_path, needs_recorded
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
@@ -514,10 +514,8 @@ def test_atom_listing_gives_the_same_papers_as_rss(layer: Layer) -> None:
 def test_feedparser_fallback_agrees_with_the_fast_path(name: str) -> None:
     fast = parse_listing(data(name), url=URL, source="arxiv")
     slow = parse_listing(data(name), url=URL, source="arxiv", engine="feedparser")
-    # lxml reads RSS 2.0 and Atom; the legacy RDF export goes to feedparser in both cases.
-    assert (fast.engine, slow.engine) == (
-        ("feedparser", "feedparser") if name == LEGACY_RDF_FILE else ("lxml", "feedparser")
-    )
+    # lxml reads RSS 2.0, Atom and the legacy RSS 1.0 (RDF) export.
+    assert (fast.engine, slow.engine) == ("lxml", "feedparser")
     assert full(slow.papers) == full(fast.papers)
     assert slow.announced == fast.announced
 
@@ -529,38 +527,66 @@ def test_empty_saturday_feed_is_an_empty_listing(name: str) -> None:
     assert result.announced == dt.date(2025, 6, 14)
 
 
-def test_legacy_rdf_export_is_read_through_feedparser() -> None:
-    # The RSS 1.0 (RDF) shape export.arxiv.org/rss/<cat> served before rss.arxiv.org: no
-    # guid, no announce type, no categories; the id is in rdf:about / link.
+def test_legacy_rdf_export_gives_the_same_paper_fields_as_todays_feeds() -> None:
+    # The RSS 1.0 (RDF) shape export.arxiv.org/rss/<cat> served before rss.arxiv.org, still
+    # what archives and mirrors serve: no guid, no announce-type element, no categories; the
+    # version, primary category and announce type are in the title's "(arXiv:…)" suffix.
     result = parse_listing(data(LEGACY_RDF_FILE), url=URL, source="arxiv")
-    assert result.engine == "feedparser"
-    assert result.fallback_reason == "unexpected root element <RDF>"
+    assert result.engine == "lxml" and result.skipped == ()
     assert result.announced == dt.date(2023, 11, 14)  # the channel's dc:date, US/Eastern
-    assert [p.id.value for p in result.papers] == ["2311.90204", "2311.90317", "2310.90876"]
+    fields = [
+        (p.id.value, p.version, p.title, p.categories, p.signals["arxiv.announce_type"])
+        for p in result.papers
+    ]
+    assert fields == [
+        ("2311.90204", 1, "Spectral Pruning of Recurrent State-Space Models", ("cs.LG",), "new"),
+        (
+            "2311.90317",
+            1,
+            "Counterfactual Data Augmentation for Fair Credit Scoring",
+            ("cs.CY", "cs.LG"),
+            "cross",
+        ),
+        (
+            "2310.90876",
+            2,
+            "Learning Rate Free Training with Distance Estimates",
+            ("cs.LG",),
+            "replace",
+        ),
+        (
+            "2311.90555",
+            1,
+            "Search for Invented Bosons Decaying to Photon Pairs",
+            ("hep-ex", "cs.LG"),
+            "cross",
+        ),
+        (
+            "2309.90111",
+            3,
+            "Calibrated Uncertainty for Gradient Boosting",
+            ("stat.ML", "cs.LG"),
+            "replace-cross",
+        ),
+    ]
     first = result.papers[0]
-    # The listing's title carries the id and category; it is kept as the feed gives it.
-    assert first.title == (
-        "Spectral Pruning of Recurrent State-Space Models. (arXiv:2311.90204v1 [cs.LG])"
-    )
-    assert first.url == "https://arxiv.org/abs/2311.90204" and first.version is None
-    assert first.categories == () and dict(first.signals) == {}
-    assert all(p.announced == dt.date(2023, 11, 14) for p in result.papers)
+    assert first.url == "https://arxiv.org/abs/2311.90204"
+    assert first.pdf_url == "https://arxiv.org/pdf/2311.90204"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parser bug: the arxiv source reads the legacy RDF export through feedparser and "
-    "keeps its HTML: abstracts come out as '<p>…</p>' and author names as "
-    "'<a href=\"http://arxiv.org/find/…\">Name</a>' (digest_arxiv.rss._feedparser)",
-)
 def test_legacy_rdf_export_gives_plain_text_abstracts_and_names() -> None:
-    first = listing(LEGACY_RDF_FILE)[0]
-    assert names(first) == ["Eirik Halvorsen", "Chidinma Amadi"]
-    assert first.abstract == (
+    papers = listing(LEGACY_RDF_FILE)
+    assert names(papers[0]) == ["Eirik Halvorsen", "Chidinma Amadi"]
+    assert papers[0].abstract == (
         "State-space models are pruned channel by channel. We prune in the spectral domain "
         "instead and keep the poles that dominate the impulse response, halving the state "
         "size at equal perplexity."
     )
+    # A collaboration is an author; "et al." and the count of authors not shown are not.
+    assert names(papers[3]) == ["ZEPHYR Collaboration", "A. Okafor", "L. Brandt"]
+    # Entities escaped twice (inside the escaped HTML) are decoded once each.
+    assert papers[3].abstract.startswith("Events with two photons of $p_T > 20$ GeV")
+    assert "seen & limits" in papers[3].abstract
 
 
 @pytest.mark.parametrize(
@@ -1093,6 +1119,22 @@ def test_own_daily_feed_over_http_exactly(tmp_path: Path, server: FixtureServer)
     assert [(p.id.value, p.version) for p in papers] == list(dict.fromkeys(expected))
     wanted = [p for p in listing(RSS_FILE) if p.signals["arxiv.announce_type"] in ("new", "cross")]
     assert full(papers) == full({p.id: p for p in wanted}.values())
+
+
+def test_a_mirror_serving_the_legacy_export_gives_new_and_cross_listed_papers_only(
+    tmp_path: Path, server: FixtureServer
+) -> None:
+    # A replaced v2 ("UPDATED") of a paper already announced is not news again.
+    server.route(
+        "/feeds/rss/cs.LG",
+        Reply(body=data(LEGACY_RDF_FILE), headers={"Content-Type": "application/rdf+xml"}),
+    )
+    papers = run(feed_source(tmp_path, server))
+    assert [(p.id.value, p.signals["arxiv.announce_type"]) for p in papers] == [
+        ("2311.90204", "new"),
+        ("2311.90317", "cross"),
+        ("2311.90555", "cross"),
+    ]
 
 
 @pytest.mark.parametrize("layer", LAYERS)

@@ -77,7 +77,8 @@ class Collector:
             self.store.record_source_run(name, now=now, collected=0, new=0, error=message)
             return SourceReport(name=name, error=message)
         result = self.store.upsert_papers(items, source=name, now=now)
-        flag = self._health_flag(source, name, now, collected=len(items), new=result.new)
+        health = self._health_flag(source, name, now, collected=len(items), new=result.new)
+        flag = "; ".join([*context.warnings, *([health] if health else [])]) or None
         # The source's state advances only now that its papers are stored (I3).
         self.store.record_source_run(
             name,

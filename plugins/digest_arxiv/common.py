@@ -32,12 +32,14 @@ from digest.models import Author, Paper, SignalValue
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+RSS1 = "{http://purl.org/rss/1.0/}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 #: arXiv's announcement calendar runs on US/Eastern time.
 EASTERN = ZoneInfo("America/New_York")
 
 Engine = Literal["auto", "lxml", "feedparser"]
-RootKind = Literal["rss", "atom", "html", "other"]
+RootKind = Literal["rss", "atom", "rdf", "html", "other"]
 
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _SINGLE_BYTE = frozenset(
@@ -54,8 +56,6 @@ _ENCODING_ONLY: tuple[type[Exception], ...] = (
     feedparser.CharacterEncodingOverride,
     feedparser.NonXMLContentType,
 )
-_AUTHOR_SPLIT_AND = re.compile(r"\s*,?\s+and\s+", re.IGNORECASE)
-_NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|I{2,3}|IV)\.?$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +125,8 @@ def root_kind(root: Any) -> RootKind:
     local = tag.rsplit("}", 1)[-1].lower()
     if tag == f"{ATOM}feed":
         return "atom"
+    if tag == f"{RDF}RDF":
+        return "rdf"
     if local == "rss":
         return "rss"
     if local == "html":
@@ -201,6 +203,18 @@ def clean(text: str | None) -> str:
     return " ".join(strip_invalid(text).split()) if text else ""
 
 
+def html_text(fragment: str) -> str:
+    """The text of an HTML fragment (``<p>…</p>``, entities), on one line."""
+    if "<" not in fragment and "&" not in fragment:
+        return clean(fragment)
+    from lxml import html
+
+    try:
+        return clean(html.fragment_fromstring(fragment, create_parent="div").text_content())
+    except (etree.LxmlError, ValueError):
+        return clean(fragment)
+
+
 def element_text(element: Any) -> str:
     """All text inside ``element`` (children included), or ``""``."""
     if element is None:
@@ -235,55 +249,6 @@ def parse_datetime(text: str | None) -> dt.datetime | None:
 def eastern_date(when: dt.datetime | None) -> dt.date | None:
     """The US/Eastern calendar day of ``when`` (arXiv dates its announcements in Eastern time)."""
     return when.astimezone(EASTERN).date() if when is not None else None
-
-
-def split_authors(text: str) -> list[str]:
-    """``"A, B, C and D"`` / ``"A, B, and C"`` → names, keeping commas inside parentheses.
-
-    A trailing ``Jr.``/``III`` after a comma stays with the preceding name.
-    """
-    text = clean(text)
-    if not text:
-        return []
-    parts = _split_top_level(text) if "(" in text or "[" in text else text.split(",")
-    names: list[str] = []
-    last = len(parts) - 1
-    for index, raw in enumerate(parts):
-        part = raw.strip()
-        if index == last or " and " in part or " AND " in part:
-            pieces = _AUTHOR_SPLIT_AND.split(part)
-        else:
-            pieces = [part]
-        for piece in pieces:
-            piece = piece.strip()
-            if piece[:4].lower() == "and ":
-                piece = piece[4:].strip()
-            if not piece:
-                continue
-            if names and _NAME_SUFFIX.match(piece):
-                names[-1] = f"{names[-1]}, {piece}"
-            else:
-                names.append(piece)
-    return names
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split at commas outside parentheses/brackets."""
-    parts: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for char in text:
-        if char in "([":
-            depth += 1
-        elif char in ")]" and depth:
-            depth -= 1
-        if char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
 
 
 def unique(values: Iterable[str]) -> tuple[str, ...]:

@@ -17,30 +17,41 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from digest import split_authors
 from digest.models import Author, Paper, SignalValue
 from digest_arxiv.common import (
     ARXIV,
     ATOM,
     DC,
+    RDF,
+    RSS1,
     Engine,
     Skipped,
     build_paper,
     eastern_date,
     element_text,
     feedparser_document,
+    html_text,
     load_xml,
     local_name,
     not_a_feed,
     parse_datetime,
     refuse_damaged,
     root_kind,
-    split_authors,
 )
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 
 _ANNOUNCE = re.compile(r"Announce Type:\s*([A-Za-z-]+)")
+# The legacy RSS 1.0 export (export.arxiv.org/rss/<cat> before 2024) puts the id, version,
+# primary category and announce type in the title: "Title. (arXiv:2311.90204v2 [cs.LG] UPDATED)"
+_LEGACY_TITLE = re.compile(
+    r"^(?P<title>.*?)\.?\s*\(arXiv:(?P<id>[^\s\[\]()]+)\s*(?:\[(?P<category>[^\]]+)\])?"
+    r"\s*(?P<kind>UPDATED|CROSS LISTED)?\)\s*$",
+    re.DOTALL,
+)
+_LEGACY_FEED = re.compile(r"^\s*(?P<category>[\w.-]+) updates on arXiv", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*[A-Za-z-]+\s*", re.IGNORECASE)
 
 
@@ -72,6 +83,8 @@ def parse_listing(content: bytes, *, url: str, source: str, engine: Engine = "au
                 return _rss(root, source)
             if kind == "atom":
                 return _atom(root, source)
+            if kind == "rdf":
+                return _rdf(root, source)
             if kind == "html":
                 raise not_a_feed(url, "got an HTML page")
             reason = f"unexpected root element <{local_name(root)}>"
@@ -123,8 +136,21 @@ class _Item:
     creators: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
 
-    def paper(self, *, feed_day: dt.date | None, source: str) -> Paper | Skipped:
+    def paper(
+        self, *, feed_day: dt.date | None, source: str, feed_category: str = ""
+    ) -> Paper | Skipped:
+        title, categories, version_hint = self.title, self.categories, self.description[:80]
         announce_type = announce_type_of(self.announce, self.description)
+        legacy = _LEGACY_TITLE.match(title)
+        if legacy:
+            title, version_hint = legacy.group("title"), legacy.group("id")
+            primary = (legacy.group("category") or "").strip()
+            kind = legacy.group("kind") or ""
+            announce_type = announce_type or _legacy_type(kind, primary, feed_category)
+            listed = [primary] if primary else []
+            if feed_category and feed_category != primary:
+                listed.append(feed_category)  # a cross-list is listed under the feed's too
+            categories = [*listed, *categories]
         signals: dict[str, SignalValue] = {}
         if announce_type:
             signals["arxiv.announce_type"] = announce_type
@@ -133,11 +159,11 @@ class _Item:
         return build_paper(
             arxiv=(self.guid or self.link).strip(),
             fallback_links=(self.link.strip(),),
-            version_hint=self.description[:80],
-            title=self.title,
-            abstract=abstract_of(self.description),
+            version_hint=version_hint,
+            title=title,
+            abstract=html_text(abstract_of(self.description)),
             authors=_authors(self.creators, self.names),
-            categories=self.categories,
+            categories=categories,
             doi=self.doi.strip() or None,
             announced=eastern_date(parse_datetime(self.pub)) or feed_day,
             published=None,
@@ -145,6 +171,18 @@ class _Item:
             source=source,
             signals=signals,
         )
+
+
+def _legacy_type(kind: str, primary: str, feed_category: str) -> str:
+    """The announce type a legacy title's suffix stands for: none is a new paper; "CROSS
+    LISTED" a cross-list; "UPDATED" a replacement, of a cross-list when the paper's primary
+    category is not the feed's."""
+    if kind == "CROSS LISTED":
+        return "cross"
+    if kind == "UPDATED":
+        crossed = bool(feed_category and primary and primary != feed_category)
+        return "replace-cross" if crossed else "replace"
+    return "new"
 
 
 def _listing(
@@ -253,6 +291,47 @@ def _atom(root: Any, source: str) -> Listing:
     return _listing(results, feed_day)
 
 
+_R_ITEM = f"{RSS1}item"
+_R_CHANNEL = f"{RSS1}channel"
+_R_TITLE = f"{RSS1}title"
+_R_LINK = f"{RSS1}link"
+_R_DESCRIPTION = f"{RSS1}description"
+_ABOUT = f"{RDF}about"
+_DC_DATE = f"{DC}date"
+_DC_SUBJECT = f"{DC}subject"
+
+
+def _rdf(root: Any, source: str) -> Listing:
+    """The legacy RSS 1.0 export: the same Paper fields as today's feeds, from the title's
+    "(arXiv:<id>v<N> [<category>] UPDATED|CROSS LISTED)" and HTML descriptions."""
+    channel = root.find(_R_CHANNEL)
+    feed_day = feed_category = None
+    if channel is not None:
+        feed_day = eastern_date(parse_datetime(channel.findtext(_DC_DATE)))
+        named = _LEGACY_FEED.match(element_text(channel.find(_R_TITLE)))
+        feed_category = named.group("category") if named else None
+    results: list[Paper | Skipped] = []
+    for element in root.iterchildren(_R_ITEM):
+        item = _Item(guid=element.get(_ABOUT, ""))
+        for child in element:
+            tag = child.tag
+            if tag == _R_TITLE:
+                item.title = element_text(child)
+            elif tag == _R_DESCRIPTION:
+                item.description = element_text(child)
+            elif tag == _R_LINK:
+                item.link = element_text(child)
+            elif tag == _CREATOR:
+                item.creators.append(element_text(child))
+            elif tag == _DC_DATE:
+                item.pub = element_text(child)
+            elif tag == _DC_SUBJECT:
+                item.categories.append(element_text(child))
+        paper = item.paper(feed_day=feed_day, source=source, feed_category=feed_category or "")
+        results.append(paper)
+    return _listing(results, feed_day)
+
+
 # -- feedparser fallback ---------------------------------------------------------------------
 
 
@@ -262,6 +341,8 @@ def _feedparser(doc: Any, source: str, reason: str) -> Listing:
         parse_datetime(feed.get("published")) or parse_datetime(feed.get("updated"))
     )
     atom = str(doc.get("version", "")).startswith("atom")
+    named = _LEGACY_FEED.match(str(feed.get("title", "")))
+    feed_category = named.group("category") if named else ""
     results: list[Paper | Skipped] = []
     for entry in doc.entries:
         authors = [str(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")]
@@ -282,7 +363,7 @@ def _feedparser(doc: Any, source: str, reason: str) -> Listing:
             ),
             pub=str(entry.get("published", "")),
         )
-        results.append(item.paper(feed_day=feed_day, source=source))
+        results.append(item.paper(feed_day=feed_day, source=source, feed_category=feed_category))
     return _listing(results, feed_day, "feedparser", reason)
 
 

@@ -42,7 +42,9 @@ from digest import (
 )
 from digest.models import Author, Paper, PaperId, SignalValue
 
-from .text import html_to_text, split_authors
+from .raw import RawItem, raw_items
+from .recover import repair
+from .text import html_to_text, reading_order, split_authors
 
 log = logging.getLogger("digest.source.feed")
 
@@ -58,6 +60,10 @@ _RECOVERABLE = frozenset({"undefined entity", "unbound prefix"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 # arXiv's feeds prefix every description with "arXiv:<id>v<N> Announce Type: <type> Abstract:".
 _ARXIV_PREFIX = re.compile(r"^arXiv:\S+\s+Announce Type:\s*[\w-]+\s+Abstract:\s*", re.I)
+# arXiv's legacy RSS 1.0 export ends titles with ". (arXiv:1805.09166v1 [hep-ex] CROSS LISTED)"
+_ARXIV_SUFFIX = re.compile(
+    r"\.?\s*\(arXiv:(?P<id>[^\s\[\]()]+)\s*(?:\[[^\]]*\])?\s*(?:UPDATED|CROSS LISTED)?\)\s*$"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +76,10 @@ class ParsedFeed:
     untitled: int = 0  # entries without a title
     duplicates: int = 0  # entries for a work already seen earlier in the document
     beyond_limit: int = 0  # entries after ``max_items``
+    #: how the document was ill-formed and what was done about it (for source health)
+    warnings: tuple[str, ...] = ()
+    #: only part of the document could be read (it was cut off): fetch it whole next time
+    partial: bool = False
 
 
 def parse_feed(
@@ -86,13 +96,37 @@ def parse_feed(
     links. ``label`` is kept as the ``feed.name`` signal (default: the feed's own title).
     Raises :class:`digest.SourceError` when the document is not a complete feed.
     """
-    document = read_feed(content, url=url)
+    warnings: tuple[str, ...] = ()
+    complete: int | None = None
+    try:
+        document = read_feed(content, url=url)
+    except SourceError as error:
+        # Ill-formed in a way a lenient reader gets past: read it so, and say so.
+        repaired = repair(content) if "ill-formed XML" in str(error) else None
+        if repaired is None:
+            raise
+        document = read_feed(repaired.content, url=url)
+        content, warnings, complete = repaired.content, repaired.fixes, repaired.complete_items
+        log.info("%s: ill-formed XML read leniently: %s", url, "; ".join(warnings))
     title = one_line(strip_invalid(_string(document.feed.get("title")) or ""))
     entries = list(document.entries)
+    if complete is not None:
+        entries = entries[:complete]  # the item being written when the document broke off
+    raw = raw_items(content) if _has_collapsed_fields(content) else None
+    if raw is not None and len(raw) < len(entries):
+        raw = None  # cannot pair them up: feedparser's view alone
+    inherited = _feed_authors(document)
     papers: dict[str, Paper] = {}
     untitled = duplicates = 0
-    for entry in entries[:max_items]:
-        paper = entry_to_paper(entry, source=source, base=url, label=label or title or None)
+    for index, entry in enumerate(entries[:max_items]):
+        paper = entry_to_paper(
+            entry,
+            source=source,
+            base=url,
+            label=label or title or None,
+            raw=raw[index] if raw is not None else None,
+            feed_authors=inherited,
+        )
         if paper is None:
             untitled += 1
             continue
@@ -109,7 +143,26 @@ def parse_feed(
         untitled=untitled,
         duplicates=duplicates,
         beyond_limit=max(0, len(entries) - max_items),
+        warnings=tuple(f"ill-formed XML read leniently: {w}" for w in warnings),
+        partial=complete is not None,
     )
+
+
+def _has_collapsed_fields(content: bytes) -> bool:
+    """Whether the document has elements feedparser keeps only one of (cheap byte check)."""
+    return b"dc/elements/1.1/" in content or b"prismstandard.org" in content
+
+
+def _feed_authors(document: Any) -> tuple[Author, ...]:
+    """An Atom feed's own authors, which entries without any inherit (RFC 4287 §4.2.1)."""
+    if not str(document.get("version") or "").startswith("atom"):
+        return ()
+    names = [
+        one_line(strip_invalid(n))
+        for a in document.feed.get("authors") or ()
+        if isinstance(a, Mapping) and (n := _string(a.get("name")))
+    ]
+    return tuple(Author(name=reading_order(n)) for n in names if n)
 
 
 def read_feed(content: bytes, *, url: str) -> Any:
@@ -183,20 +236,32 @@ def _what_is(content: bytes, document: Any) -> str:
 
 
 def entry_to_paper(
-    entry: Mapping[str, Any], *, source: str, base: str = "", label: str | None = None
+    entry: Mapping[str, Any],
+    *,
+    source: str,
+    base: str = "",
+    label: str | None = None,
+    raw: RawItem | None = None,
+    feed_authors: tuple[Author, ...] = (),
 ) -> Paper | None:
     """One feed entry as a Paper, or ``None`` when it has no title.
 
-    Identity: an arXiv id or DOI found in the guid, the links, ``dc:identifier``,
-    ``prism:doi`` or ``arxiv:doi``; else a fingerprint of title and first author.
+    Identity: an arXiv id or DOI found in the guid, the links, every ``dc:identifier``,
+    ``prism:doi`` or ``arxiv:doi`` (DOIs first); else a fingerprint of title and first
+    author. ``raw`` holds what feedparser collapsed (all identifiers, ``dc:title``);
+    ``feed_authors`` are an Atom feed's authors, for entries that name none.
     """
     title = _text_of(entry.get("title_detail"), entry.get("title"))
+    if raw is not None and raw.dc_title:
+        # A display title ("Fluids, Vol. 9, Pages 120: <title>") yields to dc:title.
+        title = html_to_text(raw.dc_title)
     if not title:
         return None
-    authors = _authors(entry)
+    authors = _authors(entry) or feed_authors
     links = _links(entry, base)
     identifiers = [
-        _string(entry.get(key)) for key in ("prism_doi", "dc_identifier", "arxiv_doi", "doi")
+        *(raw.identifiers if raw is not None else ()),
+        *(_string(entry.get(key)) for key in ("prism_doi", "dc_identifier", "arxiv_doi", "doi")),
     ]
     doi = next((d for d in map(_doi, identifiers) if d), None)
     paper_id, version = canonical_id(
@@ -207,6 +272,11 @@ def entry_to_paper(
     )
     if paper_id.kind == "doi" and doi is None:
         doi = paper_id.value
+    if paper_id.kind == "arxiv":
+        suffix = _ARXIV_SUFFIX.search(title)
+        if suffix and suffix.start() > 0:
+            title = title[: suffix.start()]
+            version = version or (ref.version if (ref := parse_arxiv(suffix["id"])) else None)
     link = safe_url(_absolute(entry.get("link"), base))
     signals: dict[str, SignalValue] = {"feed.name": label} if label else {}
     return Paper(
@@ -244,10 +314,13 @@ def _text_of(detail: Any, value: Any) -> str:
 def _abstract(entry: Mapping[str, Any]) -> str:
     # Feeds put the abstract in the description/summary, the content, or both (a short teaser
     # in one and the abstract in the other): the longest text is the abstract.
-    texts = [_text_of(entry.get("summary_detail"), entry.get("summary"))]
-    for part in entry.get("content") or ():
-        if isinstance(part, Mapping):
-            texts.append(_text_of(part, part.get("value")))
+    contents = [p for p in entry.get("content") or () if isinstance(p, Mapping)]
+    summary = entry.get("summary")
+    texts = [_text_of(p, p.get("value")) for p in contents]
+    # Without a summary of its own, feedparser copies the content into "summary" with no type:
+    # that copy is the content again (HTML read as text), not a second text.
+    if entry.get("summary_detail") is not None or all(p.get("value") != summary for p in contents):
+        texts.append(_text_of(entry.get("summary_detail"), summary))
     text = _ARXIV_PREFIX.sub("", max(texts, key=len))
     return truncate(text, ABSTRACT_LIMIT)
 
@@ -262,8 +335,11 @@ def _authors(entry: Mapping[str, Any]) -> tuple[Author, ...]:
     if not names and (single := _string(entry.get("author"))):
         names = [one_line(strip_invalid(single))]
     if len(names) == 1:
-        # One string may hold them all: arXiv's dc:creator "A, B and C".
+        # One string may hold them all: arXiv's dc:creator "A, B and C", bioRxiv's
+        # "Kaur, M., Shukla, A.", "A; B; C", a collaboration with "et al.".
         names = split_authors(names[0])
+    else:
+        names = [reading_order(html_to_text(n)) if "<" in n else reading_order(n) for n in names]
     return tuple(Author(name=name) for name in names if name)
 
 

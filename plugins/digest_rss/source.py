@@ -25,8 +25,10 @@ class RssSource(Source):
     ``dc:identifier`` or ``prism:doi`` — so a journal's or arXiv's feed merges with the other
     sources — else by a fingerprint of title and first author. The feed is fetched with a
     conditional GET: when it has not changed since the last run, nothing is collected. An HTML
-    page, an empty body or truncated XML is an error naming the URL; a valid feed without items
-    is an empty result.
+    page or an empty body is an error naming the URL; a valid feed without items is an empty
+    result. Ill-formed XML that a lenient reader gets past (whitespace before the declaration,
+    a bare "&", a document cut off part-way) is read so and reported in the source's health;
+    of a cut-off document the complete items are kept and the whole is fetched again next run.
     """
 
     name = "rss"
@@ -62,6 +64,10 @@ class RssSource(Source):
             label=self.config.name,
             max_items=self.config.max_items,
         )
+        for warning in parsed.warnings:
+            context.warn(f"{url}: {warning}")
+        if parsed.partial:
+            context.http.forget(url)  # fetched whole again next run, not "not modified"
         self.log.debug(
             "%s: %s, %d papers (%d untitled, %d duplicates, %d beyond max_items)",
             url,

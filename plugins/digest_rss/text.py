@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from html.parser import HTMLParser
 
-from digest import one_line, strip_invalid
+from digest import one_line, reading_order, split_authors, strip_invalid
 
-__all__ = ["html_to_text", "split_authors"]
+__all__ = ["html_to_text", "reading_order", "split_authors"]
 
 # Elements that separate words when rendered; inline ones (b, i, sub, sup, a) do not, so
 # "H<sub>2</sub>O" stays "H2O" while "<p>a</p><p>b</p>" becomes "a b".
@@ -68,42 +67,3 @@ def html_to_text(fragment: str) -> str:
     parser.feed(fragment)
     parser.close()
     return one_line(strip_invalid("".join(parser.parts)))
-
-
-# Separators between authors in one combined string: ";", " and ", "&", and commas (an Oxford
-# comma before "and" included). Suffixes such as "Jr." belong to the name before them.
-_AND = re.compile(r"\s*;\s*|\s*,?\s+(?:and|&)\s+|\s*&\s*", re.IGNORECASE)
-_SUFFIX = re.compile(r"^(?:jr|sr|[ivx]{1,4})\.?$", re.IGNORECASE)
-_ET_AL = re.compile(r"^(?:et\.?\s+al\.?|others)$", re.IGNORECASE)
-_TRAILING_ET_AL = re.compile(r"[\s,]+et\.?\s+al\.?$", re.IGNORECASE)
-
-
-def split_authors(combined: str) -> list[str]:
-    """Split one combined author string into names.
-
-    ``"Ada Lovelace, Alan Turing and Grace Hopper"`` gives three names; a single name written
-    family-first (``"Lovelace, Ada"``, ``"van der Berg, Jan"``) stays one name, as do
-    ``"Lovelace, Ada and Turing, Alan"``'s two. "et al." is dropped.
-
-    >>> split_authors("Ada Lovelace, Alan Turing, and Grace Hopper")
-    ['Ada Lovelace', 'Alan Turing', 'Grace Hopper']
-    >>> split_authors("Lovelace, Ada")
-    ['Lovelace, Ada']
-    """
-    names: list[str] = []
-    combined = _TRAILING_ET_AL.sub("", one_line(strip_invalid(combined)))
-    for piece in _AND.split(combined):
-        parts = [p.strip() for p in piece.strip(" ,").split(",")]
-        parts = [p for p in parts if p]
-        # "Family, Given": two parts one of which is a single word (not a suffix). A list of
-        # two names where one is a mononym reads the same way; such lists are far rarer.
-        family_first = len(parts) == 2 and (" " not in parts[0] or " " not in parts[1])
-        if family_first and not _SUFFIX.match(parts[1]):
-            names.append(f"{parts[0]}, {parts[1]}")
-            continue
-        for part in parts:
-            if _SUFFIX.match(part) and names:
-                names[-1] = f"{names[-1]}, {part}"
-            elif not _ET_AL.match(part):
-                names.append(part)
-    return names
