@@ -211,6 +211,32 @@ def canonical_ref(text: str) -> str | None:
     return f"doi:{doi}" if doi else None
 
 
+#: which id a work is known by when several are linked: arXiv, then DOI, then the rest
+_ID_RANK = {"arxiv": 0, "doi": 1, "url": 2, "fp": 3}
+
+
+def paper_keys(paper: Paper) -> list[str]:
+    """Every canonical id text the paper is known by: its id first, then its DOI and its
+    :attr:`~digest.models.Paper.aliases` (normalised; unreadable ones are dropped). The store
+    links all of them to one paper (ARCHITECTURE §5)."""
+    keys = [str(paper.id)]
+    doi = normalize_doi(paper.doi) if paper.doi else None
+    if doi:
+        keys.append(f"doi:{doi}")
+    for alias in paper.aliases:
+        ref = canonical_ref(alias)
+        if ref:
+            keys.append(ref)
+    return list(dict.fromkeys(keys))
+
+
+def preferred_id(keys: list[str]) -> PaperId:
+    """The id a work linked under several ``keys`` is known by: an arXiv id beats a DOI beats
+    a URL beats a fingerprint; among equals the first (the one stored first) stays."""
+    ids = [PaperId.parse(k) for k in keys]
+    return min(ids, key=lambda i: _ID_RANK.get(i.kind, 9))  # min is stable: first of equals
+
+
 def landing_url(paper: Paper) -> str | None:
     """The paper's abstract page: the source's URL if safe, else one derived from its id."""
     url = safe_url(paper.url)

@@ -70,6 +70,10 @@ class Paper:
     version: int | None = None
     sources: tuple[str, ...] = ()
     signals: Mapping[str, SignalValue] = field(default_factory=dict, compare=False)
+    #: other canonical ids of the same work (``doi:…`` of its journal version, ``arxiv:…`` of
+    #: its preprint, a preprint server's own DOI): the store links them all to one paper, so
+    #: the work is delivered once whichever version arrives first (``doi`` is linked too)
+    aliases: tuple[str, ...] = ()
 
     @property
     def primary_category(self) -> str | None:

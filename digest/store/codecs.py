@@ -40,6 +40,7 @@ def paper_to_json(paper: Paper) -> str:
             "version": paper.version,
             "sources": list(paper.sources),
             "signals": dict(paper.signals),
+            **({"aliases": list(paper.aliases)} if paper.aliases else {}),
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -68,6 +69,7 @@ def paper_from_json(text: str) -> Paper:
         version=d["version"],
         sources=tuple(d["sources"]),
         signals=d["signals"],
+        aliases=tuple(d.get("aliases", ())),
     )
 
 
@@ -90,6 +92,7 @@ def merge_papers(old: Paper, new: Paper) -> Paper:
         version=max(old.version or 0, new.version or 0) or None,
         sources=tuple(dict.fromkeys((*old.sources, *new.sources))),
         signals={**old.signals, **new.signals},
+        aliases=tuple(a for a in dict.fromkeys((*old.aliases, *new.aliases)) if a != str(base.id)),
     )
 
 

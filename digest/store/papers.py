@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
+from digest.identity import paper_keys, preferred_id
 from digest.models import Paper
 from digest.store.codecs import merge_papers, paper_from_json, paper_to_json
-from digest.store.schema import LIBRARY_SOURCE, paper_features, paper_sources, papers
+from digest.store.schema import (
+    LIBRARY_SOURCE,
+    paper_aliases,
+    paper_features,
+    paper_sources,
+    papers,
+)
 from digest.store.sql import CHUNK, StorePart, execute_many, iter_chunks, rows_in
 
 
@@ -35,51 +42,119 @@ class PaperStore(StorePart):
     def upsert_papers(
         self, items: Iterable[Paper], *, source: str, now: dt.datetime
     ) -> UpsertResult:
-        """Store papers by canonical id, merging with what is known; one transaction."""
-        incoming: dict[str, Paper] = {}
-        for paper in items:
-            key = str(paper.id)
-            incoming[key] = merge_papers(incoming[key], paper) if key in incoming else paper
+        """Store papers, merging each with what is known of the same work; one transaction.
+
+        A paper is the same work as a stored one when any of its ids (:func:`paper_keys`: its
+        id, DOI and aliases) is an alias of it: the journal version of an arXiv paper merges
+        into it whichever came first, and the work keeps its arXiv id. A paper linking two
+        stored papers merges the later into the earlier (``merged_into``), so it is never a
+        candidate again.
+        """
+        groups = _linked(items)
         new = updated = unchanged = 0
         with self.engine.begin() as conn:
-            known_rows = sa.select(papers.c.paper_id, papers.c.seq, papers.c.data)
-            existing: dict[str, tuple[int, str]] = {
-                r.paper_id: (r.seq, r.data)
-                for r in rows_in(conn, known_rows, papers.c.paper_id, list(incoming))
+            wanted = sorted({k for keys, _ in groups for k in keys})
+            owner: dict[str, int] = {
+                r.alias: r.paper_seq
+                for r in rows_in(
+                    conn,
+                    sa.select(paper_aliases.c.alias, paper_aliases.c.paper_seq),
+                    paper_aliases.c.alias,
+                    wanted,
+                )
             }
-            inserts, source_rows = [], []
-            for key, paper in incoming.items():
-                if key in existing:
-                    seq, data = existing[key]
-                    merged = merge_papers(paper_from_json(data), paper)
-                    text = paper_to_json(merged)
-                    if text != data:
-                        conn.execute(
-                            papers.update()
-                            .where(papers.c.seq == seq)
-                            .values(data=text, version=merged.version, updated_at=now)
-                        )
-                        updated += 1
-                    else:
-                        unchanged += 1
+            # Every alias of the papers found, not only the ids asked for: a merge adds only
+            # the ids they are not known by yet.
+            owner.update(
+                (r.alias, r.paper_seq)
+                for r in rows_in(
+                    conn,
+                    sa.select(paper_aliases.c.alias, paper_aliases.c.paper_seq),
+                    paper_aliases.c.paper_seq,
+                    sorted(set(owner.values())),
+                )
+            )
+            stored: dict[int, tuple[str, str]] = {
+                r.seq: (r.paper_id, r.data)
+                for r in rows_in(
+                    conn,
+                    sa.select(papers.c.seq, papers.c.paper_id, papers.c.data),
+                    papers.c.seq,
+                    sorted(set(owner.values())),
+                )
+            }
+            source_rows: list[int] = []
+            new_aliases: list[tuple[str, int]] = []
+            for keys, paper in groups:
+                seqs = sorted({owner[k] for k in keys if k in owner})
+                if not seqs:
+                    row = {
+                        "paper_id": str(paper.id),
+                        "data": paper_to_json(paper),
+                        "version": paper.version,
+                        "first_seen": now,
+                        "updated_at": now,
+                    }
+                    key_row = conn.execute(papers.insert().values(**row)).inserted_primary_key
+                    assert key_row is not None
+                    seq = int(key_row[0])
+                    new_aliases.extend((k, seq) for k in keys)
                     source_rows.append(seq)
-                else:
-                    inserts.append(
-                        {
-                            "paper_id": key,
-                            "data": paper_to_json(paper),
-                            "version": paper.version,
-                            "first_seen": now,
-                            "updated_at": now,
-                        }
+                    new += 1
+                    continue
+                survivor, losers = seqs[0], seqs[1:]
+                known = [paper_from_json(stored[s][1]) for s in seqs]
+                merged = _merged([*known, paper])
+                for loser in losers:
+                    # The later paper is this one's version: its aliases move over.
+                    renamed = stored[loser][0] == str(merged.id)
+                    conn.execute(
+                        papers.update()
+                        .where(papers.c.seq == loser)
+                        .values(
+                            merged_into=survivor,
+                            updated_at=now,
+                            **({"paper_id": f"{stored[loser][0]}~{loser}"} if renamed else {}),
+                        )
                     )
-            # Insert in a stable order so sequence numbers follow the source's order.
-            for row in inserts:
-                key_row = conn.execute(papers.insert().values(**row)).inserted_primary_key
-                assert key_row is not None
-                source_rows.append(int(key_row[0]))
-                new += 1
-            known = (
+                    conn.execute(
+                        paper_aliases.update()
+                        .where(paper_aliases.c.paper_seq == loser)
+                        .values(paper_seq=survivor)
+                    )
+                    for key, seq in list(owner.items()):
+                        if seq == loser:
+                            owner[key] = survivor
+                text = paper_to_json(merged)
+                old_id, old_text = stored[survivor]
+                if text != old_text or old_id != str(merged.id):
+                    conn.execute(
+                        papers.update()
+                        .where(papers.c.seq == survivor)
+                        .values(
+                            paper_id=str(merged.id),
+                            data=text,
+                            version=merged.version,
+                            updated_at=now,
+                        )
+                    )
+                    stored[survivor] = (str(merged.id), text)
+                    updated += 1
+                else:
+                    unchanged += 1
+                new_aliases.extend((k, survivor) for k in paper_keys(merged) if k not in owner)
+                source_rows.append(survivor)
+            for key, seq in new_aliases:
+                owner[key] = seq
+            if new_aliases:
+                execute_many(
+                    conn,
+                    paper_aliases,
+                    "INSERT INTO {table} ({alias}, {paper_seq}) VALUES (?, ?)",
+                    ("alias", "paper_seq"),
+                    list(dict(new_aliases).items()),
+                )
+            known_sources = (
                 {
                     r.paper_seq
                     for r in conn.execute(
@@ -94,7 +169,7 @@ class PaperStore(StorePart):
             missing = [
                 {"paper_seq": s, "source": source, "first_seen": now}
                 for s in dict.fromkeys(source_rows)
-                if s not in known
+                if s not in known_sources
             ]
             if missing:
                 conn.execute(paper_sources.insert(), missing)
@@ -111,7 +186,7 @@ class PaperStore(StorePart):
             rows = conn.execute(
                 sa.select(papers.c.seq, papers.c.data)
                 .where(papers.c.seq > after_seq, papers.c.first_seen > first_seen_after)
-                .where(collected)
+                .where(collected, papers.c.merged_into.is_(None))
                 .order_by(papers.c.seq)
             ).all()
         return [r.seq for r in rows], [paper_from_json(r.data) for r in rows]
@@ -123,7 +198,7 @@ class PaperStore(StorePart):
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(papers.c.seq, papers.c.data)
-                .where(collected)
+                .where(collected, papers.c.merged_into.is_(None))
                 .order_by(papers.c.seq.desc())
                 .limit(limit)
             ).all()[::-1]
@@ -138,12 +213,14 @@ class PaperStore(StorePart):
             }
 
     def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
-        """Stored papers by canonical id text; unknown ids are left out."""
-        query = sa.select(papers.c.paper_id, papers.c.data)
+        """Stored papers by any id they are known by (an alias: ``doi:…`` of a paper stored
+        as ``arxiv:…`` finds it), keyed by the id asked for; unknown ids are left out."""
+        a = paper_aliases.c
+        query = sa.select(a.alias, papers.c.data).join(papers, papers.c.seq == a.paper_seq)
         with self.engine.connect() as conn:
             return {
-                r.paper_id: paper_from_json(r.data)
-                for r in rows_in(conn, query, papers.c.paper_id, sorted(set(ids)))
+                r.alias: paper_from_json(r.data)
+                for r in rows_in(conn, query, a.alias, sorted(set(ids)))
             }
 
     def features(self, namespace: str, ids: Iterable[str]) -> dict[str, bytes]:
@@ -175,12 +252,49 @@ class PaperStore(StorePart):
             )
 
     def paper_count(self) -> int:
+        """Stored works: a paper merged into another (its other version) does not count."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+            query = sa.select(sa.func.count()).where(papers.c.merged_into.is_(None))
+            return int(conn.execute(query).scalar_one())
 
     def max_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(papers.c.seq))).scalar() or 0)
+
+
+def _linked(items: Iterable[Paper]) -> list[tuple[list[str], Paper]]:
+    """The papers of one upsert, those sharing any id merged: each with all its ids."""
+    groups: list[tuple[list[str], Paper]] = []
+    where: dict[str, int] = {}  # id → index in groups
+    for paper in items:
+        keys = paper_keys(paper)
+        hits = sorted({where[k] for k in keys if k in where})
+        if not hits:
+            where.update(dict.fromkeys(keys, len(groups)))
+            # Known by its preferred id even alone (a journal item naming its arXiv preprint).
+            groups.append((keys, _merged([paper]) if len(keys) > 1 else paper))
+            continue
+        first = hits[0]
+        members = [groups[i][1] for i in hits]
+        all_keys = list(dict.fromkeys(k for i in hits for k in groups[i][0]))
+        merged = _merged([*members, paper])
+        all_keys = list(dict.fromkeys([*all_keys, *keys, *paper_keys(merged)]))
+        groups[first] = (all_keys, merged)
+        for i in hits[1:]:
+            groups[i] = ([], groups[i][1])  # emptied: its keys moved to ``first``
+        where.update(dict.fromkeys(all_keys, first))
+    return [(keys, paper) for keys, paper in groups if keys]
+
+
+def _merged(versions: list[Paper]) -> Paper:
+    """Sightings of one work merged (oldest first), known by its preferred id, every other id
+    it is known by kept as an alias."""
+    merged = versions[0]
+    for other in versions[1:]:
+        merged = merge_papers(merged, other)
+    keys = list(dict.fromkeys(k for p in versions for k in paper_keys(p)))
+    best = preferred_id(keys)
+    return replace(merged, id=best, aliases=tuple(k for k in keys if k != str(best)))
 
 
 def _collected() -> sa.Exists:

@@ -24,6 +24,18 @@ papers = sa.Table(
     sa.Column("version", sa.Integer),
     sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    #: set when this paper turned out to be another stored paper's version (its journal DOI
+    #: and arXiv id were linked later): never a candidate again, its aliases moved over
+    sa.Column("merged_into", sa.Integer),
+)
+
+#: every canonical id a paper is known by (its arXiv id, each DOI, its fingerprint) → the
+#: paper: a preprint and its journal version are one paper whichever arrived first
+paper_aliases = sa.Table(
+    "paper_aliases",
+    metadata,
+    sa.Column("alias", sa.String(300), primary_key=True),
+    sa.Column("paper_seq", sa.Integer, sa.ForeignKey("papers.seq"), nullable=False, index=True),
 )
 
 paper_sources = sa.Table(
