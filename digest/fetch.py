@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from digest.errors import SourceError
 
@@ -154,6 +154,7 @@ class Fetcher:
         self._sleep = sleep
         self._resolve = resolve or _resolve
         self._gates: dict[str, _HostGate] = {}
+        self._suggested: dict[str, HostLimit] = {}
         self._gates_lock = threading.Lock()
         self._allowed = [_network(a) for a in self.policy.allow]
         self._client: httpx.Client | None = None
@@ -211,6 +212,16 @@ class Fetcher:
                 log.info("%s: %s; retrying in %.1f s", url, retry.reason, wait)
                 self._sleep(wait)
 
+    def pace(self, host: str, limit: HostLimit) -> None:
+        """Use ``limit`` for ``host`` (a source knows its API's documented rate limit) unless the
+        operator set one under ``[fetch.hosts]``, which always wins."""
+        host = host.lower()
+        with self._gates_lock:
+            if host in self.policy.hosts or self._suggested.get(host) == limit:
+                return
+            self._suggested[host] = limit
+            self._gates.pop(host, None)  # the next request opens a gate with the new limit
+
     def close(self) -> None:
         with self._client_lock:
             if self._client is not None:
@@ -236,14 +247,19 @@ class Fetcher:
         with self._gates_lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = self._gates[host] = _HostGate(self.policy.limit_for(host), self._clock)
+                limit = self.policy.hosts.get(host) or self._suggested.get(host)
+                gate = self._gates[host] = _HostGate(
+                    limit or self.policy.limit_for(host), self._clock
+                )
             return gate
 
     def _follow(self, url: str, headers: dict[str, str], deadline: float) -> Fetched:
         current = url
         for _hop in range(self.policy.max_redirects + 1):
-            self._guard(url, current)
-            status, reply_headers, content, location = self._once(url, current, headers, deadline)
+            address = self._guard(url, current)
+            status, reply_headers, content, location = self._once(
+                url, current, headers, deadline, address
+            )
             if location is None:
                 if status == 304:
                     return Fetched(
@@ -264,17 +280,29 @@ class Fetcher:
         raise FetchError(f"{url}: more than {self.policy.max_redirects} redirects")
 
     def _once(
-        self, origin: str, url: str, headers: Mapping[str, str], deadline: float
+        self,
+        origin: str,
+        url: str,
+        headers: Mapping[str, str],
+        deadline: float,
+        address: str | None = None,
     ) -> tuple[int, Mapping[str, str], bytes, str | None]:
         import httpx as errors  # imported with the client, on the first request
 
         host = urlsplit(url).hostname or ""
+        target: str = url
+        extensions: dict[str, Any] = {}
+        if address is not None:
+            target, pinned_headers, extensions = _pinned(url, address)
+            headers = {**headers, **pinned_headers}
         with self._gate(host).turn(self._sleep):
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise FetchError(f"{origin}: no reply within {self.policy.total_timeout:.0f} s")
             try:
-                with self._http().stream("GET", url, headers=headers) as response:
+                with self._http().stream(
+                    "GET", target, headers=headers, extensions=extensions
+                ) as response:
                     status = response.status_code
                     reply_headers = {k.lower(): v for k, v in response.headers.items()}
                     if status in REDIRECTS and "location" in reply_headers:
@@ -335,8 +363,14 @@ class Fetcher:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _guard(self, origin: str, url: str) -> None:
-        """Refuse non-HTTP schemes and hosts resolving to internal addresses (every hop)."""
+    def _guard(self, origin: str, url: str) -> str | None:
+        """Refuse non-HTTP schemes and hosts resolving to internal addresses (every hop).
+
+        Returns the checked address to connect to, so the connection goes where the check
+        looked: a name that resolves to a public address for the check and to a private one a
+        moment later (DNS rebinding) cannot reach the private one. ``None`` for an IP literal
+        or a host exempted by name under ``[fetch] allow`` (resolved as usual).
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"{origin}: refusing {parts.scheme or 'relative'} URL {url!r}")
@@ -344,11 +378,13 @@ class Fetcher:
         if not host:
             raise FetchError(f"{origin}: no host in {url!r}")
         if host in self.policy.allow:
-            return
+            return None
         try:
             addresses = self._resolve(host)
         except OSError as error:
             raise FetchError(f"{origin}: cannot resolve {host}: {error}") from None
+        if not addresses:
+            raise FetchError(f"{origin}: cannot resolve {host}: no address")
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
             if any(address in net for net in self._allowed):
@@ -359,6 +395,8 @@ class Fetcher:
                     f"{origin}: {host} resolves to {address}, a private, loopback or "
                     f"link-local address{where}; refused (allow it under [fetch] allow)"
                 )
+        first = addresses[0].split("%", 1)[0]
+        return None if first == host.strip("[]") else first
 
 
 class _Retry(Exception):
@@ -375,6 +413,19 @@ class _Retry(Exception):
         self.wait = wait
         self.status = status
         self.content = content
+
+
+def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``url`` aimed at ``address`` instead of its host name, with the ``Host`` header and the
+    TLS server name (SNI, and the name the certificate is checked against) still the name."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host_header = host if parts.port in (None, default) else f"{host}:{parts.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}, extensions
 
 
 def _resolve(host: str) -> list[str]:
@@ -430,6 +481,12 @@ class SourceHTTP:
     state: Mapping[str, str]
     save: Callable[[str, str], None]
 
+    def pace(self, host: str, *, interval: float, connections: int = 1) -> None:
+        """Space requests to ``host`` at least ``interval`` seconds apart, at most
+        ``connections`` at once: the rate limit the service documents (NCBI: 3 requests a
+        second without a key). An operator's ``[fetch.hosts."<host>"]`` overrides it."""
+        self.fetcher.pace(host, HostLimit(interval=interval, connections=connections))
+
     def get(
         self,
         url: str,
@@ -451,6 +508,13 @@ class SourceHTTP:
             if fetched.last_modified:
                 self.save(f"http.modified {key}", fetched.last_modified)
         return fetched
+
+    def forget(self, url: str, *, params: Mapping[str, str] | None = None) -> None:
+        """Do not keep this run's validators for ``url``: the next run fetches it whole (a
+        document only partly readable must not be answered "not modified" next time)."""
+        key = with_params(url, params) if params else url
+        self.save(f"http.etag {key}", "")
+        self.save(f"http.modified {key}", "")
 
 
 def with_params(url: str, params: Mapping[str, str]) -> str:

@@ -156,3 +156,91 @@ def test_an_unreachable_port_is_one_line() -> None:
     with pytest.raises(FetchError, match=r"cannot connect to 127\.0\.0\.1"):
         fetcher().get("http://127.0.0.1:9/nothing")
     assert time.monotonic() - start < 30
+
+
+# -- DNS rebinding: the connection goes to the address the guard checked -----------------------
+
+
+def test_the_connection_goes_to_the_checked_address(fixture_server: FixtureServer) -> None:
+    # "papers.test" resolves nowhere on this machine: only the guard's own resolution (pinned
+    # into the request) can reach the server; the Host header still names the host.
+    port = fixture_server.url("").rsplit(":", 1)[1].split("/")[0]
+    asked: list[str] = []
+
+    def resolve(host: str) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    f = Fetcher(FetchPolicy(allow=("127.0.0.0/8",), retries=0), resolve=resolve)
+    got = f.get(f"http://papers.test:{port}{RSS}")
+    assert got.status == 200 and got.url == f"http://papers.test:{port}{RSS}"
+    (request,) = fixture_server.hits(RSS)
+    assert request.headers["host"] == f"papers.test:{port}"
+    assert asked == ["papers.test"]  # resolved once, by the guard
+
+
+def test_a_name_rebound_to_a_private_address_after_the_check_is_not_reached(
+    fixture_server: FixtureServer,
+) -> None:
+    # Public for the check, loopback ever after: a client resolving again to connect would
+    # reach the local server. Pinned, the request goes to the public address (unreachable
+    # here) and the local server sees nothing.
+    port = fixture_server.url("").rsplit(":", 1)[1].split("/")[0]
+    answers = iter([["93.184.215.14"]])
+
+    def rebinding(_host: str) -> list[str]:
+        return next(answers, ["127.0.0.1"])
+
+    f = Fetcher(FetchPolicy(retries=0, connect_timeout=1.0), resolve=rebinding)
+    with pytest.raises(FetchError, match=r"cannot connect to rebind\.test|timeout"):
+        f.get(f"http://rebind.test:{port}{RSS}")
+    assert fixture_server.hits(RSS) == []
+
+
+def test_https_is_pinned_with_the_name_kept_for_tls() -> None:
+    from digest.fetch import _pinned
+
+    url, headers, extensions = _pinned("https://papers.example.org/feed?x=1", "93.184.215.14")
+    assert url == "https://93.184.215.14/feed?x=1"
+    assert headers == {"Host": "papers.example.org"}
+    assert extensions == {"sni_hostname": "papers.example.org"}
+    url, headers, extensions = _pinned("http://papers.example.org:8080/f", "2001:db8::1")
+    assert url == "http://[2001:db8::1]:8080/f"
+    assert headers == {"Host": "papers.example.org:8080"} and extensions == {}
+
+
+# -- what sources may ask of context.http ---------------------------------------------------------
+
+
+def test_a_source_paces_its_api_unless_the_operator_did(fixture_server: FixtureServer) -> None:
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    f = Fetcher(FetchPolicy(allow=("127.0.0.1/32",)), clock=lambda: now[0], sleep=sleep)
+    context = make_context(fetcher=f)
+    context.http.pace("127.0.0.1", interval=0.34)
+    for _ in range(3):
+        context.http.get(fixture_server.url(RSS), conditional=False)
+    assert slept == [pytest.approx(0.34), pytest.approx(0.34)]
+    # An operator's [fetch.hosts] limit wins over the source's.
+    mine = Fetcher(
+        FetchPolicy(allow=("127.0.0.1/32",), hosts={"127.0.0.1": HostLimit(interval=0.0)}),
+        sleep=slept.append,
+    )
+    slept.clear()
+    make_context(fetcher=mine).http.pace("127.0.0.1", interval=5.0)
+    for _ in range(2):
+        mine.get(fixture_server.url(RSS))
+    assert slept == []
+
+
+def test_forget_drops_this_runs_validators(fixture_server: FixtureServer) -> None:
+    context = make_context()
+    context.http.get(fixture_server.url(RSS))
+    context.http.forget(fixture_server.url(RSS))
+    again = make_context(state=context.pending_state)
+    assert again.http.get(fixture_server.url(RSS)).status == 200  # not a 304
