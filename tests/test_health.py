@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CliResult
 from digest.testing import make_paper
-from digest_arxiv.calendar import arxiv_feed_has_papers
+from digest_arxiv.calendar import arxiv_feed_has_papers, arxiv_holidays
 from helpers import build_pipeline, write_papers
 
 
@@ -35,6 +35,37 @@ def at(text: str) -> dt.datetime:
 )
 def test_the_arxiv_announcement_calendar(when: str, expected: bool) -> None:
     assert arxiv_feed_has_papers(at(when)) is expected
+
+
+def test_years_without_a_published_schedule_follow_arxivs_holiday_rules() -> None:
+    assert sorted(arxiv_holidays(2027)) == [
+        dt.date(2027, 1, 1),
+        dt.date(2027, 1, 18),  # third Monday of January
+        dt.date(2027, 6, 18),  # Juneteenth is a Saturday: kept on the Friday
+        dt.date(2027, 7, 5),  # Independence Day is a Sunday: kept on the Monday
+        dt.date(2027, 9, 6),
+        dt.date(2027, 11, 25),
+        dt.date(2027, 12, 24),  # Christmas is a Saturday
+        dt.date(2027, 12, 31),  # New Year's Day 2028 is a Saturday
+    ]
+    # The published 2026 schedule is used as published (its year-end evenings included).
+    assert {dt.date(2026, 12, 29), dt.date(2026, 12, 31)} <= arxiv_holidays(2026)
+    assert arxiv_feed_has_papers(at("2027-11-26T15:00")) is False  # after Thanksgiving 2027
+    assert arxiv_feed_has_papers(at("2027-11-25T15:00")) is True
+    assert arxiv_feed_has_papers(at("2027-07-06T15:00")) is False  # after July 5
+    # A year-end break the rules cannot know comes from the source's `holidays` setting.
+    assert arxiv_feed_has_papers(at("2027-12-29T15:00")) is True
+    assert arxiv_feed_has_papers(at("2027-12-29T15:00"), extra=[dt.date(2027, 12, 28)]) is False
+
+
+def test_the_arxiv_source_takes_extra_holidays_from_its_settings(tmp_path: Path) -> None:
+    from digest.testing import make_runtime
+    from digest_arxiv import ArxivSource
+
+    config = ArxivSource.Config(categories=["cs.LG"], holidays=["2027-12-28"])  # type: ignore[list-item]
+    source = ArxivSource(config, instance="arxiv", runtime=make_runtime(tmp_path))
+    assert source.expects_papers(at("2027-12-29T15:00")) is False
+    assert source.expects_papers(at("2027-12-30T15:00")) is True
 
 
 CONFIG = """

@@ -124,6 +124,15 @@ class ArxivSource(Source):
         sort_order: Literal["ascending", "descending"] = Field(
             default="descending", description="API result order: direction."
         )
+        holidays: list[dt.date] = Field(
+            default_factory=list,
+            description=(
+                "Extra evenings (US/Eastern dates) arXiv does not announce on, beyond its yearly "
+                "holidays (New Year, MLK Day, Juneteenth, Independence Day, Labor Day, "
+                'Thanksgiving, Christmas), e.g. a year-end break: ["2027-12-30"]. The next '
+                "day's empty feed is then expected, not flagged."
+            ),
+        )
 
         @field_validator("categories")
         @classmethod
@@ -191,7 +200,7 @@ class ArxivSource(Source):
         """
         if not self.config.categories:
             return None
-        if arxiv_feed_has_papers(now):
+        if arxiv_feed_has_papers(now, extra=self.config.holidays):
             return True
         return None if (self.config.queries or self.config.id_list) else False
 
