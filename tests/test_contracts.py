@@ -39,9 +39,20 @@ def _instance(kind: str, name: str, tmp_path: Path) -> Component:
 
 
 # Sources that fetch run their contract checks against the fixture server in their own tests
-# (tests/test_arxiv.py, test_huggingface.py, test_rss_source.py); the offline ones run here.
+# (tests/test_arxiv.py, test_huggingface.py, test_rss_source.py, test_biorxiv.py,
+# test_crossref.py, test_pubmed.py, test_openreview.py, test_semantic_scholar_source.py); the
+# offline ones run here.
 OFFLINE_SOURCES = ["sample"]
-TESTED_ELSEWHERE = {"arxiv", "huggingface", "rss"}
+TESTED_ELSEWHERE = {
+    "arxiv",
+    "huggingface",
+    "rss",
+    "biorxiv",
+    "crossref",
+    "pubmed",
+    "openreview",
+    "semantic_scholar",
+}
 
 
 @pytest.mark.parametrize("name", OFFLINE_SOURCES)
