@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 from digest.errors import SourceError
 
@@ -187,6 +187,18 @@ class Fetcher:
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
         request_headers.update(headers or {})
+        try:
+            return self._get(url, request_headers)
+        except FetchError as error:
+            shown = redact(url)
+            if shown == url:
+                raise
+            # An API key in the query (NCBI's api_key) never reaches a message or a log.
+            raise FetchError(
+                str(error).replace(url, shown), status=error.status, content=error.content
+            ) from None
+
+    def _get(self, url: str, request_headers: dict[str, str]) -> Fetched:
         deadline = self._clock() + self.policy.total_timeout
         attempt = 0
         while True:
@@ -209,7 +221,7 @@ class Fetcher:
                         status=retry.status,
                         content=retry.content,
                     ) from None
-                log.info("%s: %s; retrying in %.1f s", url, retry.reason, wait)
+                log.info("%s: %s; retrying in %.1f s", redact(url), retry.reason, wait)
                 self._sleep(wait)
 
     def pace(self, host: str, limit: HostLimit) -> None:
@@ -515,6 +527,27 @@ class SourceHTTP:
         key = with_params(url, params) if params else url
         self.save(f"http.etag {key}", "")
         self.save(f"http.modified {key}", "")
+
+
+#: query parameters whose values are secrets: shown as "…" in messages and logs
+SECRET_PARAMS = frozenset(
+    {"api_key", "apikey", "key", "token", "access_token", "client_secret", "secret", "password"}
+)
+
+
+def redact(url: str) -> str:
+    """``url`` with the values of :data:`SECRET_PARAMS` replaced by "…", for messages."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+        return url
+    query = "&".join(
+        f"{quote(k, safe='')}={'…' if k.lower() in SECRET_PARAMS else quote(v, safe='')}"
+        for k, v in pairs
+    )
+    return urlunsplit(parts._replace(query=query))
 
 
 def with_params(url: str, params: Mapping[str, str]) -> str:

@@ -244,3 +244,18 @@ def test_forget_drops_this_runs_validators(fixture_server: FixtureServer) -> Non
     context.http.forget(fixture_server.url(RSS))
     again = make_context(state=context.pending_state)
     assert again.http.get(fixture_server.url(RSS)).status == 200  # not a 304
+
+
+def test_an_api_key_in_the_query_never_reaches_a_message_or_the_log(
+    fixture_server: FixtureServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fixture_server.route("/eutils", Reply(status=503, body=b"busy"))
+    f = Fetcher(FetchPolicy(allow=("127.0.0.1/32",), retries=1, backoff=0.01))
+    with caplog.at_level("INFO", logger="digest"), pytest.raises(FetchError) as caught:
+        f.get(fixture_server.url("/eutils"), params={"db": "pubmed", "api_key": "s3cr3t-k3y"})
+    message = str(caught.value)
+    assert "s3cr3t-k3y" not in message and "api_key=…" in message and "db=pubmed" in message
+    assert caught.value.status == 503
+    assert "s3cr3t-k3y" not in caplog.text and "retrying" in caplog.text
+    (request, _) = fixture_server.hits("/eutils")
+    assert request.query["api_key"] == "s3cr3t-k3y"  # the server still gets it
