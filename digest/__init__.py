@@ -8,7 +8,8 @@ plugin author needs (see ``docs/plugin-hooks.md``):
 * component bases and their configs: ``Source``, ``Filter``, ``Ranker``, ``Renderer``,
   ``Deliverer``, ``Component``, ``ComponentConfig``, ``DelivererConfig``, ``HttpUrl``;
 * what components are handed: ``CollectContext`` (with ``SourceHTTP``, answering
-  ``Fetched``), ``Runtime``, ``Site``, ``FeatureStore``, ``Batch`` with its ``Mask`` and
+  ``Fetched``), ``Runtime`` (with ``SharedRates`` handing out ``RateGate`` limits shared by
+  every process), ``Site``, ``FeatureStore``, ``Batch`` with its ``Mask`` and
   ``Scores`` arrays, ``PaperCache`` (per-paper work shared by every subscriber);
 * errors: ``DigestError``, ``PluginError``, ``SourceError``, ``FetchError``;
 * profile importers: ``ProfileImporter``, ``ImportHTTP`` (what they fetch through) and
@@ -43,8 +44,10 @@ if TYPE_CHECKING:
         Filter,
         HttpUrl,
         Ranker,
+        RateGate,
         Renderer,
         Runtime,
+        SharedRates,
         Site,
         Source,
     )
@@ -83,9 +86,11 @@ _HOMES = {
             "FeatureStore",
             "Filter",
             "HttpUrl",
+            "RateGate",
             "Ranker",
             "Renderer",
             "Runtime",
+            "SharedRates",
             "Site",
             "Source",
         ),
@@ -136,9 +141,11 @@ __all__ = [
     "ProfileImportError",
     "ProfileImporter",
     "Ranker",
+    "RateGate",
     "Renderer",
     "Runtime",
     "Scores",
+    "SharedRates",
     "Site",
     "Source",
     "SourceError",

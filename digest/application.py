@@ -103,7 +103,7 @@ class Application:
         """What components are handed, for those built outside the pipeline (``digest rank``)."""
         from digest.wiring import make_runtime
 
-        return make_runtime(self.loaded, self.host, features=self.store)
+        return make_runtime(self.loaded, self.host, features=self.store, rates=self.store)
 
     @cached_property
     def pipeline(self) -> Pipeline:

@@ -81,6 +81,9 @@ class Runtime:
     #: per-paper features kept across runs (embeddings…); ``None`` outside a pipeline
     features: FeatureStore | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+    #: rate limits shared across processes and machines (the store); ``None`` outside a
+    #: pipeline: a component falls back to a limit of its own process
+    rates: SharedRates | None = None
 
     def path(self, value: Path) -> Path:
         """Resolve a path option the way the config file means it."""
@@ -97,6 +100,18 @@ class FeatureStore(Protocol):
     def features(self, namespace: str, ids: Iterable[str]) -> dict[str, bytes]: ...
 
     def save_features(self, namespace: str, items: Mapping[str, bytes]) -> None: ...
+
+
+class RateGate(Protocol):
+    """A rate limit: :meth:`wait` returns at most the configured number of times a second."""
+
+    def wait(self) -> None: ...
+
+
+class SharedRates(Protocol):
+    """Rate limits shared by every process and machine using the same store."""
+
+    def rate_limiter(self, name: str, per_second: float) -> RateGate: ...
 
 
 #: the type of a component's validated config (``self.config``)

@@ -168,6 +168,106 @@ class ServeSettings(_Strict):
     )
 
 
+class MailboxSettings(_Strict):
+    """``[bounces.mailbox]``: the mailbox bounces arrive in, polled by ``digest serve``."""
+
+    protocol: Literal["imap", "pop3"] = Field("imap", description="imap or pop3")
+    host: str = Field(description="mail server host name")
+    port: int | None = Field(None, ge=1, le=65535, description="default: 993 / 995 with TLS")
+    security: Literal["tls", "starttls", "none"] = Field(
+        "tls", description='"tls" (implicit), "starttls" or "none" (a local server only)'
+    )
+    username: str = Field(description="login name")
+    password_env: str = Field(description="name of the environment variable with the password")
+    folder: str = Field("INBOX", description="IMAP folder to read")
+    after: Literal["delete", "flag"] = Field(
+        "delete",
+        description='what happens to a processed message once recorded: "delete", or "flag" '
+        "it as seen (IMAP)",
+    )
+    every_minutes: int = Field(10, ge=1, le=1440, description="how often to poll")
+    verify_tls: bool = Field(True, description="verify the server's certificate")
+
+    @model_validator(mode="after")
+    def _pop3_deletes(self) -> MailboxSettings:
+        if self.protocol == "pop3" and self.after == "flag":
+            raise ValueError('after = "flag" needs IMAP: POP3 can only delete what was read')
+        return self
+
+
+class WebhookSettings(_Strict):
+    """``[bounces.webhooks]``: ESP bounce and complaint webhooks of ``digest serve``; each
+    provider's endpoint (``POST /webhooks/<provider>``) answers only when configured here."""
+
+    ses_topic_arns: tuple[str, ...] = Field(
+        (),
+        description="Amazon SES through SNS: the SNS topic ARNs whose signed messages are "
+        "accepted at /webhooks/ses; empty: the endpoint is off",
+    )
+    sendgrid_public_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="SendGrid: name of the environment variable with the Signed Event "
+        "Webhook's verification key (base64); unset: /webhooks/sendgrid is off",
+    )
+    postmark_username: str | None = Field(
+        None,
+        min_length=1,
+        pattern=r"^[^:\x00-\x1f]+$",
+        description="Postmark: the HTTP Basic user name in the webhook URL (with "
+        "postmark_password_env); unset: /webhooks/postmark is off",
+    )
+    postmark_password_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="Postmark: name of the environment variable with the HTTP Basic password",
+    )
+    mailgun_signing_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="Mailgun: name of the environment variable with the HTTP webhook signing "
+        "key; unset: /webhooks/mailgun is off",
+    )
+
+    @field_validator("ses_topic_arns")
+    @classmethod
+    def _topic_arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in arns:
+            if not re.fullmatch(r"arn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+", arn):
+                raise ValueError(f"{arn!r} is not an SNS topic ARN (arn:aws:sns:region:id:name)")
+        return arns
+
+    @model_validator(mode="after")
+    def _postmark_pair(self) -> WebhookSettings:
+        if (self.postmark_username is None) != (self.postmark_password_env is None):
+            raise ValueError("set both postmark_username and postmark_password_env, or neither")
+        return self
+
+
+class BouncesSettings(_Strict):
+    """``[bounces]``: VERP return paths and what bounces and complaints do to a subscriber."""
+
+    domain: str | None = Field(
+        None,
+        description="domain of the VERP return path (bounces+<token>@domain); unset: no VERP, "
+        "bounces go to the smtp deliverer's envelope_from unidentified",
+    )
+    local_part: str = Field(
+        "bounces", pattern=r"^[A-Za-z0-9._-]{1,30}$", description="local part before the '+'"
+    )
+    soft_limit: int = Field(
+        3, ge=1, le=100, description="soft bounces within soft_days that make an address bounced"
+    )
+    soft_days: int = Field(14, ge=1, le=365, description="window for counting soft bounces")
+    mailbox: MailboxSettings | None = Field(
+        None, description="a mailbox to poll for bounces (digest serve); unset: none"
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="ESP webhooks for bounces and complaints (SES, SendGrid, Postmark, Mailgun)",
+    )
+
+
 SignupMode = Literal["closed", "open", "domains"]
 
 
@@ -327,6 +427,7 @@ class Settings(_Strict):
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     signup: SignupSettings = Field(default_factory=SignupSettings)
+    bounces: BouncesSettings = Field(default_factory=BouncesSettings)
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)
     rankers: dict[str, ComponentInstance] = Field(default_factory=dict)

@@ -202,6 +202,10 @@ class Parcel:
     artifacts: tuple[Artifact, ...]
     message_id: str
     message: bytes | None = None
+    #: the envelope sender (SMTP ``MAIL FROM``) for this message: a VERP address naming the
+    #: edition and subscriber, so a bounce identifies its recipient; ``None``: the
+    #: deliverer's own
+    return_path: str | None = None
 
     def artifact(self, role: str) -> Artifact | None:
         for artifact in self.artifacts:
@@ -259,6 +263,8 @@ class RunReport:
     dry_run: bool = False
     #: what works but deserves attention: unused config tables, old component names
     warnings: tuple[str, ...] = ()
+    #: the list's health: bounces and complaints of the last days, per edition and domain
+    list_health: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

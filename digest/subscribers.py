@@ -17,7 +17,16 @@ from digest.models import Subscriber
 def parse_subscribers_file(
     path: Path, *, reserved: frozenset[str] = frozenset()
 ) -> list[Subscriber]:
-    """Parse every line; raise :class:`SubscriberFileError` naming each bad line.
+    """Parse every line; raise :class:`SubscriberFileError` naming each bad line (see
+    :func:`parse_subscriber_lines`)."""
+    return [sub for _, sub in parse_subscriber_lines(path, reserved=reserved)]
+
+
+def parse_subscriber_lines(
+    path: Path, *, reserved: frozenset[str] = frozenset()
+) -> list[tuple[int, Subscriber]]:
+    """Each subscriber with its line number; raise :class:`SubscriberFileError` naming each
+    bad line.
 
     Each line is one JSON object with ``name`` and the keys of ``[subscribers.<name>]``;
     unknown keys are rejected. ``reserved`` names (defined in the config file) may not be
@@ -67,4 +76,4 @@ def parse_subscribers_file(
         raise SubscriberFileError(problems)
     if not found:
         raise SubscriberFileError([f"{path}: no subscribers in the file"])
-    return [sub for _, sub in found.values()]
+    return list(found.values())

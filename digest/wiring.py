@@ -22,6 +22,7 @@ from digest.components import (
     Ranker,
     Renderer,
     Runtime,
+    SharedRates,
     Site,
     Source,
 )
@@ -52,7 +53,11 @@ class Components:
 
 
 def make_runtime(
-    loaded: LoadedConfig, host: PluginHost, *, features: FeatureStore | None = None
+    loaded: LoadedConfig,
+    host: PluginHost,
+    *,
+    features: FeatureStore | None = None,
+    rates: SharedRates | None = None,
 ) -> Runtime:
     d = loaded.settings.digest
     domain = d.sender.rpartition("@")[2].rstrip(">").strip() or "localhost"
@@ -74,6 +79,7 @@ def make_runtime(
         timezone=d.timezone,
         config_dir=loaded.base_dir,
         features=features,
+        rates=rates,
     )
 
 
@@ -247,7 +253,7 @@ def open_pipeline(loaded: LoadedConfig, host: PluginHost, store: Any) -> Any:
     from digest.errors import ConfigError
     from digest.pipeline import Pipeline
 
-    runtime = make_runtime(loaded, host, features=store)
+    runtime = make_runtime(loaded, host, features=store, rates=store)
     components, problems = build(loaded, host, runtime)
     if problems:
         raise ConfigError(problems)

@@ -253,6 +253,8 @@ def test_every_own_fixture_is_well_formed_and_described_in_the_readme() -> None:
     for path in files:
         name = path.relative_to(FIXTURES).as_posix()
         assert f"`{name}`" in readme, f"{name} is not described in tests/fixtures/README.md"
+        if name.startswith("bounces/"):
+            continue  # mail messages (.eml), not XML: described, read by test_bounce_classify
         if path.suffix == ".json":
             json.loads(path.read_bytes())
         elif name in ILL_FORMED:

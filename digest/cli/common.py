@@ -98,6 +98,8 @@ def summary(report: RunReport, loaded: LoadedConfig, default: bool, seconds: flo
         echo(f"Edition {report.edition.id} is PAUSED; the next run resumes it")
     for problem in report.problems:
         echo(f"Problem in {problem.where}: {problem.message}")
+    for line in report.list_health:
+        echo(line)
     files = any(t.component == "files" for t in loaded.settings.deliverers.values())
     if report.delivered and not report.dry_run and files:
         where = loaded.output_dir

@@ -29,16 +29,37 @@ def subscribers() -> None:
 @config_option
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 def import_(config: Path | None, strict: bool, file: Path) -> None:
-    """Import subscribers from a JSON Lines FILE (all or nothing)."""
+    """Import subscribers from a JSON Lines FILE (all or nothing).
+
+    Addresses on the suppression list (bounced, complained or unsubscribed) are not imported
+    as new subscribers: each such line is reported; the person must confirm again."""
     from digest.application import Application
     from digest.store import utcnow
-    from digest.subscribers import parse_subscribers_file
+    from digest.store.codecs import email_key
+    from digest.subscribers import parse_subscriber_lines
 
     with Application.from_path(config, strict=strict) as app:
         reserved = frozenset(app.settings.subscribers)
-        found = parse_subscribers_file(file, reserved=reserved)
-        app.store.save_subscribers(found, origin="import", now=utcnow())
-    click.echo(f"Imported {plural(len(found), 'subscriber')} from {file}")
+        lines = parse_subscriber_lines(file, reserved=reserved)
+        known = {s.subscriber.name for s in app.store.subscribers()}
+        suppressed = app.store.suppressed([email_key(s.email) or "" for _, s in lines])
+        keep, left_out = [], []
+        for number, sub in lines:
+            hit = suppressed.get(email_key(sub.email) or "")
+            if hit is not None and sub.name not in known:
+                left_out.append(f"{file}:{number}: {sub.name}: address suppressed ({hit.reason})")
+            else:
+                keep.append(sub)
+        if keep:
+            app.store.save_subscribers(keep, origin="import", now=utcnow())
+    click.echo(f"Imported {plural(len(keep), 'subscriber')} from {file}")
+    if left_out:
+        click.echo(
+            f"Not imported, {plural(len(left_out), 'suppressed address', 'suppressed addresses')}"
+            " (bounced, complained or unsubscribed; they must confirm again):"
+        )
+        for line in left_out:
+            click.echo(f"  {line}")
 
 
 @subscribers.command("list")
@@ -82,11 +103,14 @@ def list_(config: Path | None, strict: bool, as_json: bool) -> None:
 
 
 def _status(row: StoredSubscriber) -> str:
-    """pending (not confirmed), active, inactive (``active = false``) or unsubscribed."""
+    """pending (not confirmed), active, bounced (no email until they confirm again),
+    inactive (``active = false``) or unsubscribed."""
     if row.unsubscribed:
         return "unsubscribed"
     if row.pending:
         return "pending"
+    if row.bounced:
+        return "bounced"
     return "active" if row.subscriber.active else "inactive"
 
 

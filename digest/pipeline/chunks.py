@@ -48,10 +48,16 @@ class EditionRun:
         )
         work: list[Work] = []
         for s in chunk:
+            channels = delivery.usable_channels(s.subscriber, picked.failed)
+            if s.bounced and "email" in channels:
+                # Their address bounced: no email until they confirm again; feeds go on.
+                channels = [ch for ch in channels if ch != "email"]
+                if not channels:
+                    picked.skipped[s.subscriber.name] = "address bounced (no email until confirmed)"
+                    continue
             items = self._pick(s, picked)
             if items is None:
                 continue
-            channels = delivery.usable_channels(s.subscriber, picked.failed)
             if channels:
                 work.append(
                     (s, items, [(ch, self.message_id(self.edition, s.id)) for ch in channels])

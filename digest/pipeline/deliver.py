@@ -15,7 +15,7 @@ import multiprocessing.util as mp_util
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,8 +86,11 @@ class Delivery:
         reporter: Reporter,
         paused: PauseFlag,
         pause_after: int,
+        return_path: Callable[[Edition, int], str | None] | None = None,
     ) -> None:
         self.store = store
+        #: the VERP envelope sender of (edition, subscriber id), when bounces are configured
+        self.return_path = return_path or (lambda _edition, _sid: None)
         self.recorder = recorder
         self.renderers = dict(renderers)
         self.routes = dict(routes)
@@ -238,6 +241,9 @@ class Delivery:
                     continue
                 prepared = self._render(selections[job.subscriber_id], channel, mid, result)
                 if isinstance(prepared, Parcel):
+                    if channel == "email":
+                        verp = self.return_path(edition, job.subscriber_id)
+                        prepared = replace(prepared, return_path=verp) if verp else prepared
                     yield prepared
                 else:
                     settled.add(mid)

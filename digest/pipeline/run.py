@@ -33,6 +33,7 @@ from digest.pipeline.report import Reporter, Tally, plugin_problem
 from digest.plugins import PluginHost
 from digest.select import Selector
 from digest.store import Store, StoredSubscriber, utcnow
+from digest.store.bounces import BounceCount
 from digest.tokens import Tokens
 from digest.wiring import Components
 
@@ -176,6 +177,7 @@ class Pipeline:
             outputs=tuple(tally.outputs),
             dry_run=options.dry_run,
             warnings=tuple(self.c.warnings),
+            list_health=self._list_health(now),
         )
         known = len(self.host.failures)
         self.host.call_each("after_run", report=report)
@@ -197,6 +199,44 @@ class Pipeline:
             reporter=self.reporter,
             paused=self._paused,
             pause_after=self.settings.digest.pause_after,
+            return_path=self._return_path,
+        )
+
+    def _list_health(self, now: dt.datetime, days: int = 7) -> tuple[str, ...]:
+        """Lines on the bounces and complaints recorded in the last ``days``, if any."""
+        since = now - dt.timedelta(days=days)
+        editions = self.store.bounce_counts(by="edition", since=since, limit=5)
+        ignored = self.store.ignored_bounces(since=since)
+        if not editions and not ignored:
+            return ()
+        domains = self.store.bounce_counts(by="domain", since=since, limit=5)
+
+        def counts(c: BounceCount) -> str:
+            return f"{c.hard} hard, {c.soft} soft, {c.complaints} complaints"
+
+        head = f"Bounces in the last {days} days"
+        lines = [f"{head}, edition {c.name}: {counts(c)}" for c in editions]
+        lines += [f"{head} at {c.name}: {counts(c)}" for c in domains]
+        if ignored:
+            lines.append(
+                f"{head}: {ignored} ignored (auto-replies, unreadable, or not about a message "
+                "we sent; see digest bounces)"
+            )
+        return tuple(lines)
+
+    def _return_path(self, edition: Edition, subscriber_id: int) -> str | None:
+        """The VERP envelope sender of a digest, when ``[bounces] domain`` is set."""
+        bounces = self.settings.bounces
+        if not bounces.domain:
+            return None
+        from digest.bounces.verp import return_path
+
+        return return_path(
+            edition_id=edition.id,
+            subscriber_id=subscriber_id,
+            secret=self.settings.digest.secret_key,
+            local_part=bounces.local_part,
+            domain=bounces.domain,
         )
 
     def enrich(self, papers: list[Paper], problems: list[Problem] | None = None) -> list[Paper]:

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 from digest.errors import StoreError
 from digest.store import schema
+from digest.store.bounces import BounceStore
 from digest.store.codecs import (
     FROM_FEEDBACK,
     SUBSCRIBER_FIELDS,
@@ -40,6 +41,7 @@ from digest.store.codecs import (
 )
 from digest.store.imports import ImportStore
 from digest.store.papers import PaperStore, UpsertResult
+from digest.store.rates import RateStore
 from digest.store.schema import (
     FEEDBACK_KINDS,
     LIBRARY_SOURCE,
@@ -93,7 +95,9 @@ __all__ = [
 ]
 
 
-class Store(PaperStore, SubscriberStore, SignupStore, SourceStore, ImportStore):
+class Store(
+    PaperStore, SubscriberStore, SignupStore, SourceStore, ImportStore, BounceStore, RateStore
+):
     """Access to the database; one per process. Use :meth:`open` to create and migrate."""
 
     def __init__(self, engine: Engine) -> None:

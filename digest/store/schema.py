@@ -62,6 +62,9 @@ subscribers = sa.Table(
     #: the email address folded for lookups (sign-up: one subscription per address)
     sa.Column("email_key", sa.String(320)),
     sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+    #: set by a hard bounce (or too many soft ones): never mailed again until they confirm
+    #: again; their private feeds keep working (feeds do not bounce)
+    sa.Column("bounced_at", sa.DateTime(timezone=True)),
     sa.Index("ix_subscribers_email_key", "email_key"),
     sa.Index("ix_subscribers_status", "status"),
 )
@@ -180,6 +183,49 @@ feedback = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("detail", sa.String(300), nullable=False, server_default=""),
     sa.Index("ix_feedback_subscriber", "subscriber_id"),
+)
+
+#: every bounce, complaint and auto-reply read, once each (``key``), and what it did
+bounce_events = sa.Table(
+    "bounce_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(400), nullable=False, unique=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("origin", sa.String(20), nullable=False),
+    #: hard, soft, complaint, auto-reply, unknown
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id")),
+    sa.Column("edition_id", sa.String(40)),
+    #: the recipient's domain (counts per domain; the address itself is not kept)
+    sa.Column("domain", sa.String(255)),
+    sa.Column("status", sa.String(20)),
+    #: bounced, counted, unsubscribed, or why it was ignored
+    sa.Column("outcome", sa.String(60), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+    sa.Index("ix_bounce_events_subscriber", "subscriber_id", "kind", "at"),
+    sa.Index("ix_bounce_events_edition", "edition_id"),
+)
+
+#: addresses not to mail: bounced hard, complained or unsubscribed; kept across re-imports
+#: and re-sign-ups until the person confirms again
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("email_key", sa.String(320), primary_key=True),
+    #: bounced, complaint, unsubscribed
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+)
+
+#: one sequence of start times per shared rate limit (``SharedRate``): every process and
+#: machine takes its send slots from here
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("next_at", sa.Float, nullable=False),
 )
 
 #: feedback kinds: a paper to rank like (``more``) or unlike (``less``), an author to mute

@@ -27,6 +27,7 @@ from digest.store.schema import (
     signup_log,
     site_settings,
     subscribers,
+    suppressions,
 )
 from digest.store.sql import StorePart, aware
 
@@ -104,16 +105,26 @@ class SignupStore(StorePart):
             )
 
     def activate(self, subscriber_id: int, *, now: dt.datetime) -> bool:
-        """Confirm a pending sign-up or a re-subscription; ``True`` if it changed anything."""
+        """Confirm a pending sign-up, a re-subscription or a bounced address; ``True`` if it
+        changed anything. The person confirmed: their address leaves the suppression list."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 subscribers.update()
                 .where(
                     subscribers.c.id == subscriber_id,
-                    subscribers.c.status.in_(("pending", "unsubscribed")),
+                    sa.or_(
+                        subscribers.c.status.in_(("pending", "unsubscribed")),
+                        subscribers.c.bounced_at.is_not(None),
+                    ),
                 )
-                .values(status="active", confirmed_at=now, unsubscribed_at=None)
+                .values(status="active", confirmed_at=now, unsubscribed_at=None, bounced_at=None)
             )
+            if result.rowcount:
+                key = conn.execute(
+                    sa.select(subscribers.c.email_key).where(subscribers.c.id == subscriber_id)
+                ).scalar()
+                if key:
+                    conn.execute(suppressions.delete().where(suppressions.c.email_key == key))
             return bool(result.rowcount)
 
     def update_subscriber(self, subscriber_id: int, subscriber: Subscriber) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from digest.models import Subscriber
 from digest.store.codecs import email_key, subscriber_from_fields, subscriber_to_json
-from digest.store.schema import FEEDBACK_KINDS, deliveries, feedback, subscribers
+from digest.store.schema import FEEDBACK_KINDS, deliveries, feedback, subscribers, suppressions
 from digest.store.sql import StorePart, aware, rows_in, utcnow
 
 
@@ -39,10 +39,17 @@ class StoredSubscriber:
     #: only ``active`` subscribers get digests
     status: str = "active"
     created_at: dt.datetime | None = None
+    #: when their address bounced (hard, or too many soft bounces): no email until they
+    #: confirm again; their feeds keep working
+    bounced_at: dt.datetime | None = None
 
     @property
     def pending(self) -> bool:
         return self.status == "pending"
+
+    @property
+    def bounced(self) -> bool:
+        return self.bounced_at is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +86,7 @@ class SubscriberStore(StorePart):
             last_edition_at=aware(row.last_edition_at),
             status=row.status,
             created_at=aware(row.created_at),
+            bounced_at=aware(row.bounced_at),
         )
 
     def unsubscribed_ids(self, ids: Sequence[int]) -> set[int]:
@@ -172,13 +180,29 @@ class SubscriberStore(StorePart):
             entomb(conn, [sid])
 
     def unsubscribe(self, subscriber_id: int, *, now: dt.datetime) -> bool:
+        """Unsubscribe (idempotent); the address goes on the suppression list, so neither a
+        re-import nor a sign-up under another name mails it until the person confirms."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 subscribers.update()
                 .where(subscribers.c.id == subscriber_id, subscribers.c.unsubscribed_at.is_(None))
                 .values(unsubscribed_at=now, status="unsubscribed")
             )
-            return bool(result.rowcount)
+            changed = bool(result.rowcount)
+            key = conn.execute(
+                sa.select(subscribers.c.email_key).where(subscribers.c.id == subscriber_id)
+            ).scalar()
+            if changed and key:
+                exists = conn.execute(
+                    sa.select(suppressions.c.email_key).where(suppressions.c.email_key == key)
+                ).first()
+                if not exists:
+                    conn.execute(
+                        suppressions.insert().values(
+                            email_key=key, reason="unsubscribed", at=now, detail=""
+                        )
+                    )
+            return changed
 
     def subscriber(self, subscriber_id: int) -> StoredSubscriber | None:
         with self.engine.connect() as conn:

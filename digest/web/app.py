@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from digest.web.errors import http_error, invalid_request
 from digest.web.routes import ROUTERS
+from digest.web.routes import bounces as bounce_webhooks
 from digest.web.security import SECURITY_HEADERS, security_headers
 from digest.web.service import WebService
 
@@ -60,4 +61,5 @@ def create_app(service: WebService, *, lifecycle: Lifecycle | None = None) -> Fa
     app.exception_handler(RequestValidationError)(invalid_request)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(bounce_webhooks.router)  # POST /webhooks/<provider>
     return app

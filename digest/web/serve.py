@@ -107,4 +107,11 @@ def build_app(
     service = WebService(pipeline, scheduler_status=lifecycle.status if lifecycle else None)
     if lifecycle is not None:
         lifecycle.chores += [service.signup.warm, service.imports.resync_due]
+        mailbox = application.settings.bounces.mailbox
+        if mailbox is not None:
+            from digest.bounces.intake import book_for
+            from digest.bounces.mailbox import MailboxPoller
+
+            store, settings = pipeline.store, application.settings
+            lifecycle.chores.append(MailboxPoller(mailbox, lambda: book_for(store, settings)))
     return create_app(service, lifecycle=lifecycle)

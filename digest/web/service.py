@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from digest.bounces.notice import BounceNotice
 from digest.ledger import StoredItem
 from digest.models import Artifact, Edition, Paper, ScoredPaper, Selection
 from digest.pipeline import Pipeline, RunOptions
@@ -290,6 +291,14 @@ class WebService:
     def unsubscribe(self, stored: StoredSubscriber) -> bool:
         """Unsubscribe (idempotent): ``True`` the first time."""
         return self.store.unsubscribe(stored.id, now=utcnow())
+
+    def record_bounces(self, notices: Sequence[BounceNotice]) -> None:
+        """Record bounces and complaints an ESP's webhook reported (each once: a redelivered
+        webhook changes nothing); raises on a database error, so the webhook is not
+        acknowledged and the provider sends it again."""
+        from digest.bounces.intake import book_for
+
+        book_for(self.store, self.settings).record(notices, now=utcnow())
 
     def paper(self, paper_id: str) -> Paper | None:
         return self.store.papers_by_id([paper_id]).get(paper_id)

@@ -190,7 +190,8 @@ class SignupService:
         else:
             stored = self.store.subscriber(known)
             assert stored is not None
-            if stored.pending:
+            if stored.pending or stored.bounced:
+                # A bounced address asking again confirms it works: the link re-activates it.
                 self._send_confirmation(known, stored.subscriber, now=now, again=True)
                 event = "requested-again"
             else:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from digest import Deliverer, DelivererConfig, PluginError
+from digest import Deliverer, DelivererConfig, PluginError, RateGate
 from digest.models import DeliveryStatus, Outcome, Parcel
 from digest_smtp.client import (
     END,
@@ -84,11 +84,12 @@ class _State:
         connections: int,
         rate: float | None,
         signer: DkimSigner | None,
+        limiter: RateGate | None,
     ) -> None:
         self.settings = settings
         self.sender = sender
         self.pool = Pool(connections)
-        self.limiter = RateLimiter(rate) if rate else None
+        self.limiter = limiter
         self.signer = signer
 
 
@@ -145,8 +146,8 @@ class SmtpConfig(DelivererConfig):
         None,
         gt=0,
         description=(
-            "messages per second per process (each worker process has its own limit); "
-            "none: unlimited"
+            "messages per second across every worker process, and every machine sharing the "
+            "database; none: unlimited"
         ),
     )
     retries: int = Field(
@@ -288,7 +289,19 @@ class SmtpDeliverer(Deliverer[SmtpConfig]):
             connections=c.connections,
             rate=c.rate,
             signer=self._signer(),
+            limiter=self._limiter(),
         )
+
+    def _limiter(self) -> RateGate | None:
+        """``rate`` across every worker process and machine sharing the store; without one
+        (outside a pipeline) within this process."""
+        rate = self.config.rate
+        if not rate:
+            return None
+        shared = self.runtime.rates
+        if shared is None:
+            return RateLimiter(rate)
+        return shared.rate_limiter(f"smtp.{self.instance}", rate)
 
     def _tls(self) -> ssl.SSLContext:
         ca_file = self.runtime.path(self.config.ca_file) if self.config.ca_file else None
@@ -363,7 +376,7 @@ class SmtpDeliverer(Deliverer[SmtpConfig]):
                 time.sleep(min(config.backoff * 2 ** (attempt - 1), MAX_BACKOFF))
             if state.limiter is not None:
                 state.limiter.wait()
-            result = self._attempt(state, rcpt, data)
+            result = self._attempt(state, rcpt, data, parcel.return_path or state.sender)
             if isinstance(result, Outcome):
                 return result
             detail = result
@@ -418,8 +431,10 @@ class SmtpDeliverer(Deliverer[SmtpConfig]):
             for thread in threads:
                 thread.join()
 
-    def _attempt(self, state: _State, rcpt: str, data: bytes) -> Outcome | str:
-        """One try: an Outcome when it is final, else what went wrong (worth a retry)."""
+    def _attempt(self, state: _State, rcpt: str, data: bytes, sender: str) -> Outcome | str:
+        """One try: an Outcome when it is final, else what went wrong (worth a retry).
+        ``sender`` is the envelope sender: the parcel's VERP return path, else the configured
+        one."""
         connection = state.pool.acquire()
         try:
             while True:
@@ -432,7 +447,7 @@ class SmtpDeliverer(Deliverer[SmtpConfig]):
                             self._broken = f"smtp: {error}"
                         return str(error)
                 try:
-                    reply = connection.send(state.sender, rcpt, data)
+                    reply = connection.send(sender, rcpt, data)
                 except Lost as error:
                     connection = None
                     if reused and error.stage == MAIL:
@@ -445,12 +460,12 @@ class SmtpDeliverer(Deliverer[SmtpConfig]):
                     connection = None
                     if reused and reply.code == 421 and reply.stage == MAIL:
                         continue  # e.g. "421 4.4.2 timeout exceeded" while it was idle
-                return self._judge(state, reply)
+                return self._judge(sender, reply)
         finally:
             state.pool.release(connection)
 
     @staticmethod
-    def _judge(state: _State, reply: Reply) -> Outcome | str:
+    def _judge(sender: str, reply: Reply) -> Outcome | str:
         if reply.stage == END and 200 <= reply.code < 300:
             return Outcome(status=DeliveryStatus.SENT, detail=str(reply))
         if 500 <= reply.code < 600:
@@ -459,7 +474,7 @@ class SmtpDeliverer(Deliverer[SmtpConfig]):
                 # for a later run (the core pauses the edition after consecutive failures).
                 return Outcome(
                     status=DeliveryStatus.CLAIMED,
-                    detail=f"the server refused the envelope sender {state.sender}: {reply}",
+                    detail=f"the server refused the envelope sender {sender}: {reply}",
                 )
             return Outcome(status=DeliveryStatus.FAILED_PERMANENT, detail=str(reply))
         return str(reply)  # 4xx (or nonsense): transient
