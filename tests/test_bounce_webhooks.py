@@ -470,9 +470,9 @@ def test_postmark_bounces_and_complaints_need_the_credentials(site: Site) -> Non
     assert postmark_post(site, "postmark_delivery.json", auth).json() == {"recorded": 0}
     outcomes = [(e["kind"], e["status"], e["outcome"], e["subscriber"]) for e in site.events()]
     assert outcomes == [
-        # Postmark's own MessageID is not ours and this complaint carries no metadata:
-        # recorded, but it cannot name a subscriber
-        ("complaint", None, "ignored: names no message of ours", None),
+        # Postmark's own MessageID is not ours and this complaint carries no metadata: the
+        # authenticated event's address names the subscriber we mailed (their latest email)
+        ("complaint", None, "unsubscribed", "grace"),
         ("soft", "4.2.2", "counted", "grace"),
         ("hard", "5.1.1", "bounced", "ada"),
     ]

@@ -305,3 +305,27 @@ def test_suppressed_addresses_are_not_revived_by_an_import_and_confirming_lifts_
 def test_a_store_without_bounces_reports_nothing(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     assert store.bounce_counts(by="edition") == [] and store.bounce_events() == []
+
+
+def test_only_an_authenticated_event_may_name_the_subscriber_by_address(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    with SmtpSink() as sink:
+        config = setup(tmp_path, sink, cli)
+        run(config, DAY1)
+
+        def notice(key: str, rcpt: str, trusted: bool) -> BounceNotice:
+            return BounceNotice(
+                kind="hard", key=key, origin="postmark", recipient=rcpt, trusted_recipient=trusted
+            )
+
+        outcomes = record(
+            config,
+            notice("body-says", "ada@example.org", trusted=False),  # a bounce body: not trusted
+            notice("esp-1", "bob@example.net", trusted=True),  # a signed ESP event
+            notice("esp-2", "stranger@example.org", trusted=True),  # never mailed
+            when=DAY1,
+        )
+        assert outcomes == {"bounced": 1, "ignored: names no message of ours": 2}
+        people = stored(config)
+        assert people["bob"].bounced and not people["ada"].bounced  # type: ignore[attr-defined]

@@ -422,6 +422,26 @@ def test_operator_area_needs_the_token(tmp_path: Path) -> None:
         assert site.http.get("/operator/preview/ada").status_code == 401
 
 
+def test_the_operator_page_shows_the_lists_health(tmp_path: Path) -> None:
+    from digest.store.bounces import BounceRow
+
+    for site in serve(tmp_path, run=False):
+        store = site.pipeline.store
+        ada = {s.subscriber.name: s.id for s in store.subscribers()}["ada"]
+        row = BounceRow(
+            key="k1", at=utcnow(), origin="mbox", kind="hard", subscriber_id=ada,
+            edition_id="20261207T070000Z-ab12cd", domain="example.org", status="5.1.1",
+            detail="550 5.1.1 no such user",
+        )  # fmt: skip
+        assert store.record_bounce(row, soft_limit=3, soft_days=14) == "bounced"
+        page = site.http.get("/operator", headers={"Authorization": "Bearer op-s3cret"})
+        assert page.status_code == 200
+        text = page.text
+        assert "List health" in text and "1 bounced" in text and "1 suppressed" in text
+        assert "<code>20261207T070000Z-ab12cd</code>" in text and "example.org" in text
+        assert 'ada <span class="muted">(bounced)</span>' in text
+
+
 def test_healthz_reports_sources(site: Site) -> None:
     response = site.http.get("/healthz")
     assert response.status_code == 200

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from digest.bounces.notice import BounceNotice
 from digest.bounces.verp import read_return_path
 from digest.mail import message_id as make_message_id
-from digest.store.bounces import BounceRow, BounceStore
+from digest.store import Store
+from digest.store.bounces import BounceRow
 
 _MESSAGE_ID = re.compile(
     r"^<?(?P<edition>[0-9A-Za-z-]{1,40})\.(?P<sid>[0-9]{1,12})\.(?P<tag>[0-9a-f]{12})"
@@ -55,7 +56,7 @@ class BounceBook:
 
     def __init__(
         self,
-        store: BounceStore,
+        store: Store,
         *,
         secrets: Sequence[str],
         verp_local: str,
@@ -92,6 +93,8 @@ class BounceBook:
             if notice.kind in _IGNORED_KINDS
             else (self._message(notice))
         )
+        if found is None and notice.kind not in _IGNORED_KINDS and notice.trusted_recipient:
+            found = self._by_recipient(notice.recipient)
         return BounceRow(
             key=notice.key,
             at=now,
@@ -104,6 +107,14 @@ class BounceBook:
             detail=notice.detail,
             ignored=None if found else why,
         )
+
+    def _by_recipient(self, recipient: str | None) -> tuple[str, int] | None:
+        """An authenticated event naming only the address: its subscriber's latest email."""
+        if not recipient:
+            return None
+        sid = self.store.subscriber_id_by_email(recipient)
+        edition = self.store.latest_email(sid) if sid is not None else None
+        return (edition, sid) if edition is not None and sid is not None else None
 
     def _message(self, notice: BounceNotice) -> tuple[tuple[str, int] | None, str]:
         why = "names no message of ours"

@@ -33,9 +33,9 @@ class Ingested:
 def book_for(store: object, settings: object) -> BounceBook:
     """The bounce book of a loaded configuration (:class:`digest.config.Settings`)."""
     from digest.config import Settings
-    from digest.store.bounces import BounceStore
+    from digest.store import Store
 
-    assert isinstance(settings, Settings) and isinstance(store, BounceStore)
+    assert isinstance(settings, Settings) and isinstance(store, Store)
     b = settings.bounces
     return BounceBook(
         store,

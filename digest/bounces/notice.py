@@ -20,7 +20,7 @@ class BounceNotice:
     Which message it is about is found from, in this order: ``return_path`` (the VERP address
     the bounce was sent to), ``message_id`` (the Message-ID of our message, quoted in the
     bounce or named by an ESP event). ``recipient`` is only shown, never trusted to pick a
-    subscriber: a bounce's body can say anything.
+    subscriber — a bounce's body can say anything — unless ``trusted_recipient``.
     """
 
     kind: BounceKind
@@ -37,3 +37,7 @@ class BounceNotice:
     status: str | None = None
     #: one line for the operator: the remote server's diagnostic, an ARF feedback type …
     detail: str = ""
+    #: the recipient comes from an authenticated source (an ESP's signed webhook), not from a
+    #: bounce's body: when no return path or Message-ID names the message, the subscriber
+    #: with that address is meant (if we ever mailed them)
+    trusted_recipient: bool = False

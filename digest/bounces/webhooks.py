@@ -156,6 +156,7 @@ def _notice(
         recipient=recipient,
         status=status,
         detail=detail,
+        trusted_recipient=True,  # the provider signed (or authenticated) the event
     )
 
 

@@ -174,6 +174,23 @@ class BounceStore(StorePart):
             for r in rows
         }
 
+    def latest_email(self, subscriber_id: int) -> str | None:
+        """The newest edition whose email was sent to the subscriber, if any."""
+        d = deliveries.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(d.edition_id)
+                .where(d.subscriber_id == subscriber_id, d.channel == "email", d.status == "sent")
+                .order_by(d.edition_id.desc())
+                .limit(1)
+            ).first()
+        return str(row.edition_id) if row else None
+
+    def suppression_count(self) -> int:
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(suppressions)
+            return int(conn.execute(query).scalar_one())
+
     def delivered_email(self, edition: str, subscriber_id: int) -> str | None:
         """The edition id (as stored) if that subscriber was sent that edition's email; the
         edition may be given in lower case (a return path)."""

@@ -404,6 +404,11 @@ class WebService:
             "editions": self.ledger.recent_editions(limit=20),
             "sources": self.store.source_health(),
             "scheduler": self.scheduler_status() if self.scheduler_status else None,
+            "bounced": sum(1 for s in subscribers if s.bounced and not s.unsubscribed),
+            "suppressed": self.store.suppression_count(),
+            "bounce_editions": self.store.bounce_counts(by="edition", limit=10),
+            "bounce_domains": self.store.bounce_counts(by="domain", limit=10),
+            "bounce_latest": self.store.bounce_events(limit=20),
         }
 
     def subscriber_rows(self) -> list[dict[str, Any]]:
