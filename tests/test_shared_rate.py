@@ -20,10 +20,13 @@ RATE = 50.0  # per second: 20 ms apart
 
 
 def _take(url: str, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    store = Store.open(url)
-    limiter = store.rate_limiter("smtp.mail", RATE)
-    queue.put([limiter.take() for _ in range(count)])
-    store.close()
+    try:
+        store = Store.open(url)
+        limiter = store.rate_limiter("smtp.mail", RATE)
+        queue.put([limiter.take() for _ in range(count)])
+        store.close()
+    except BaseException as error:  # reported to the test instead of a silent hang
+        queue.put(f"{type(error).__name__}: {error}")
 
 
 def test_three_processes_share_one_rate(database_url: str) -> None:
@@ -33,7 +36,9 @@ def test_three_processes_share_one_rate(database_url: str) -> None:
     workers = [context.Process(target=_take, args=(database_url, 40, queue)) for _ in range(3)]
     for w in workers:
         w.start()
-    slots = sorted(s for _ in workers for s in queue.get(timeout=60))
+    answers = [queue.get(timeout=60) for _ in workers]
+    assert all(isinstance(a, list) for a in answers), answers
+    slots = sorted(s for answer in answers for s in answer)
     for w in workers:
         w.join(30)
         assert w.exitcode == 0

@@ -72,16 +72,19 @@ class SharedRate:
             .values(next_at=start + span)
             .returning(r.next_at)
         )
-        for _ in range(2):
+        for _ in range(3):
             with self.engine.begin() as conn:
                 end = conn.execute(update).scalar()
-                if end is None:
-                    exists = conn.execute(sa.select(r.name).where(r.name == self.name)).first()
-                    if exists is None:
-                        conn.execute(rate_limits.insert().values(name=self.name, next_at=now))
-                    continue
-            first = float(end) - span
-            return [first + i * self.interval for i in range(self.batch)]
+            if end is not None:
+                first = float(end) - span
+                return [first + i * self.interval for i in range(self.batch)]
+            # The first use of this limit anywhere: create its row (another process may be
+            # doing the same at this moment; then theirs is the row) and reserve again.
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(rate_limits.insert().values(name=self.name, next_at=now))
+            except sa.exc.IntegrityError:
+                pass
         raise RuntimeError(f"rate limit {self.name}: could not reserve a slot")
 
 
