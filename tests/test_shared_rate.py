@@ -63,7 +63,7 @@ def test_wait_sleeps_until_the_slot_and_unused_slots_go_stale(tmp_path: Path) ->
     for _ in range(4):
         limiter.wait()
     assert slept == [pytest.approx(0.1)] * 3  # the first at once, then 10 a second
-    # A long pause: the reserved slot is stale, a fresh one is taken from now.
+    # A long pause: the reserved slot is stale (no burst of old slots), a fresh one from now.
     now[0] += 60
     assert limiter.take() >= now[0] - limiter.interval
 

@@ -23,6 +23,9 @@ from digest.store.sql import StorePart
 
 __all__ = ["RateStore", "SharedRate"]
 
+#: reserved slots older than this (seconds) are dropped rather than used at once
+STALE = 1.0
+
 
 class SharedRate:
     """At most ``per_second`` :meth:`wait` returns per second across all its users."""
@@ -50,8 +53,9 @@ class SharedRate:
         """The next start time (epoch seconds) reserved for this process."""
         with self._lock:
             now = self._clock()
-            while self._slots and self._slots[0] < now - self.interval:
-                self._slots.popleft()  # reserved long ago and not used: stale
+            while self._slots and self._slots[0] < now - STALE:
+                self._slots.popleft()  # reserved before a pause and not used: not a burst
+
             if not self._slots:
                 self._slots.extend(self._reserve(now))
             return self._slots.popleft()
