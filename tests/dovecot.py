@@ -32,7 +32,9 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap pop3
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -51,7 +53,8 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps}
   }}
 }}
 service pop3-login {{
@@ -60,7 +63,8 @@ service pop3-login {{
     port = {pop3}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = 127.0.0.1
+    port = {pop3s}
   }}
 }}
 """
@@ -79,6 +83,8 @@ class Dovecot:
         # Dovecot's socket paths must stay short: a directory of its own under /tmp.
         self.root = Path(f"/tmp/dv-{uuid.uuid4().hex[:8]}")
         self.imap_port, self.pop3_port = _free_port(), _free_port()
+        #: implicit TLS (a self-signed certificate for 127.0.0.1: verify_tls = false)
+        self.imaps_port, self.pop3s_port = _free_port(), _free_port()
         self.maildir = self.root / "home" / USER / "Maildir"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -89,13 +95,26 @@ class Dovecot:
             )
         (self.root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         config = self.root / "dovecot.conf"
-        config.write_text(_CONFIG.format(root=self.root, imap=self.imap_port, pop3=self.pop3_port))
+        from smtpsink import self_signed_cert
+
+        cert, key = self_signed_cert()
+        config.write_text(
+            _CONFIG.format(
+                root=self.root,
+                imap=self.imap_port,
+                pop3=self.pop3_port,
+                imaps=self.imaps_port,
+                pop3s=self.pop3s_port,
+                cert=cert,
+                key=key,
+            )
+        )
         self._own()
         self._process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 10
-        for port in (self.imap_port, self.pop3_port):
+        for port in (self.imap_port, self.pop3_port, self.imaps_port, self.pop3s_port):
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

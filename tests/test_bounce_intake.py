@@ -245,6 +245,51 @@ def test_the_bounce_mailbox_is_polled_and_emptied_only_after_recording(
 
 
 @needs_dovecot
+@pytest.mark.parametrize(
+    ("protocol", "security"),
+    [("imap", "tls"), ("imap", "starttls"), ("pop3", "tls"), ("pop3", "starttls")],
+)
+def test_the_mailbox_is_read_over_tls(
+    protocol: str,
+    security: str,
+    tmp_path: Path,
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOUNCE_PASSWORD", PASSWORD)
+    with Dovecot(tmp_path) as server:
+        ports = {
+            ("imap", "tls"): server.imaps_port,
+            ("imap", "starttls"): server.imap_port,
+            ("pop3", "tls"): server.pop3s_port,
+            ("pop3", "starttls"): server.pop3_port,
+        }
+        toml = (
+            f'[bounces.mailbox]\nprotocol = "{protocol}"\nhost = "127.0.0.1"\n'
+            f'port = {ports[protocol, security]}\nsecurity = "{security}"\nusername = "{USER}"\n'
+            'password_env = "BOUNCE_PASSWORD"\nverify_tls = false\n'
+        )
+        config, paths = deliver(tmp_path, cli, 1, mailbox_toml=toml)
+        server.deliver(
+            bounce(
+                "qmail_no_mailbox.eml",
+                verp=paths["p0@example.net"],
+                rcpt="p0@example.net",
+                key="q1",
+            )
+        )
+        result = cli("bounces", "poll", "--config", str(config))
+        assert result.exit_code == 0, result.err
+        assert "Read 1 message" in result.out and "1 bounced" in result.out
+        assert server.messages() == 0
+        # Verifying the (self-signed) certificate, as the default does, refuses it: one line.
+        config.write_text(config.read_text().replace("verify_tls = false", "verify_tls = true"))
+        refused = cli("bounces", "poll", "--config", str(config))
+        assert refused.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in refused.err
+        assert len(refused.err.strip().splitlines()) == 1
+
+
+@needs_dovecot
 def test_a_wrong_mailbox_password_is_one_line(
     tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -147,7 +147,8 @@ def _pop3(
             client.dele(number)  # takes effect at QUIT, after every message was recorded
         client.quit()
     except BaseException:
-        client.close()  # no QUIT: the server deletes nothing
+        with contextlib.suppress(OSError):  # the socket may be gone already (a failed STLS)
+            client.close()  # no QUIT: the server deletes nothing
         raise
     return Ingested(messages=messages, tally=tally)
 
