@@ -20,6 +20,8 @@ They share :mod:`~digest.store.codecs` (records ⇄ the JSON stored) and
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +111,10 @@ class Store(
             path = Path(url.removeprefix("sqlite:///"))
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                probe = path.parent / ".digest-write-test"
+                # One probe per process: several processes may open the store at once.
+                probe = path.parent / f".digest-write-test-{os.getpid()}-{threading.get_ident()}"
                 probe.write_bytes(b"")
-                probe.unlink()
+                probe.unlink(missing_ok=True)
             except OSError as error:
                 raise StoreError(
                     f"state directory {path.parent} is not writable: {error.strerror or error}"
