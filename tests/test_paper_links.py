@@ -291,3 +291,38 @@ def test_papers_stored_before_aliases_existed_are_found_by_their_ids_and_dois(
         f"doi:{JOURNAL_DOI}": first,
         "doi:10.5555/jml.2026.0043": second,
     }
+
+
+# -- the same title and first author: linked when at most one side has a strong id -------------
+
+
+def openreview(title: str = TITLE) -> Paper:
+    """A conference paper without an arXiv id or DOI (OpenReview): a fingerprint id."""
+    return make_paper(None, title=title, sources=("openreview",), signals={"openreview.venue": "X"})
+
+
+def test_a_paper_without_ids_merges_with_the_arxiv_paper_of_that_title(store: Store) -> None:
+    store.upsert_papers([preprint(doi=None)], source="arxiv", now=NOW)
+    result = store.upsert_papers([openreview()], source="openreview", now=LATER)
+    assert (result.new, result.updated, store.paper_count()) == (0, 1, 1)
+    (paper,) = store.papers_by_seq([1]).values()
+    assert str(paper.id) == "arxiv:2506.90017" and paper.signals["openreview.venue"] == "X"
+    assert candidates(store, after_seq=1) == []
+
+
+def test_the_arxiv_version_after_the_conference_paper_is_the_same_work(store: Store) -> None:
+    store.upsert_papers([openreview()], source="openreview", now=NOW)
+    assert store.upsert_papers([preprint(doi=None)], source="arxiv", now=LATER).new == 0
+    (paper,) = store.papers_by_seq([1]).values()
+    assert str(paper.id) == "arxiv:2506.90017"  # known by its arXiv id from now on
+    assert {k: str(p.id) for k, p in store.papers_by_id([str(openreview().id)]).items()} == {
+        str(openreview().id): "arxiv:2506.90017"
+    }
+
+
+def test_two_papers_with_ids_and_the_same_title_stay_two(store: Store) -> None:
+    erratum_a = make_paper("2506.90001", title="Erratum", authors=("J. Smith",))
+    erratum_b = make_paper(None, title="Erratum", authors=("J. Smith",), doi="10.5555/other")
+    store.upsert_papers([erratum_a], source="arxiv", now=NOW)
+    assert store.upsert_papers([erratum_b], source="journal", now=LATER).new == 1
+    assert store.paper_count() == 2

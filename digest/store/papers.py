@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from digest.identity import paper_keys, preferred_id
-from digest.models import Paper
+from digest.identity import fingerprint, paper_keys, preferred_id
+from digest.models import Paper, PaperId
 from digest.store.codecs import merge_papers, paper_from_json, paper_to_json
 from digest.store.schema import (
     LIBRARY_SOURCE,
@@ -53,7 +53,8 @@ class PaperStore(StorePart):
         groups = _linked(items)
         new = updated = unchanged = 0
         with self.engine.begin() as conn:
-            wanted = sorted({k for keys, _ in groups for k in keys})
+            prints = [_fingerprint_key(paper) for _, paper in groups]
+            wanted = sorted({k for keys, _ in groups for k in keys} | set(prints))
             owner: dict[str, int] = {
                 r.alias: r.paper_seq
                 for r in rows_in(
@@ -85,8 +86,15 @@ class PaperStore(StorePart):
             }
             source_rows: list[int] = []
             new_aliases: list[tuple[str, int]] = []
-            for keys, paper in groups:
+            for (keys, paper), fp in zip(groups, prints, strict=True):
                 seqs = sorted({owner[k] for k in keys if k in owner})
+                if not seqs and fp in owner:
+                    # The same title and first author: the same work when at most one side
+                    # has an arXiv id or DOI (an OpenReview paper and its arXiv version; two
+                    # arXiv papers called "Erratum" by a Smith stay two).
+                    known_id = PaperId.parse(stored[owner[fp]][0].partition("~")[0])
+                    if paper.id.kind == "fp" or known_id.kind == "fp":
+                        seqs = [owner[fp]]
                 if not seqs:
                     row = {
                         "paper_id": str(paper.id),
@@ -98,7 +106,7 @@ class PaperStore(StorePart):
                     key_row = conn.execute(papers.insert().values(**row)).inserted_primary_key
                     assert key_row is not None
                     seq = int(key_row[0])
-                    new_aliases.extend((k, seq) for k in keys)
+                    new_aliases.extend((k, seq) for k in [*keys, fp] if k not in owner)
                     source_rows.append(seq)
                     new += 1
                     continue
@@ -142,7 +150,11 @@ class PaperStore(StorePart):
                     updated += 1
                 else:
                     unchanged += 1
-                new_aliases.extend((k, survivor) for k in paper_keys(merged) if k not in owner)
+                new_aliases.extend(
+                    (k, survivor)
+                    for k in [*paper_keys(merged), fp, _fingerprint_key(merged)]
+                    if k not in owner
+                )
                 source_rows.append(survivor)
             for key, seq in new_aliases:
                 owner[key] = seq
@@ -152,7 +164,7 @@ class PaperStore(StorePart):
                     paper_aliases,
                     "INSERT INTO {table} ({alias}, {paper_seq}) VALUES (?, ?)",
                     ("alias", "paper_seq"),
-                    list(dict(new_aliases).items()),
+                    list(_first_owner(new_aliases).items()),
                 )
             known_sources = (
                 {
@@ -284,6 +296,20 @@ def _linked(items: Iterable[Paper]) -> list[tuple[list[str], Paper]]:
             groups[i] = ([], groups[i][1])  # emptied: its keys moved to ``first``
         where.update(dict.fromkeys(all_keys, first))
     return [(keys, paper) for keys, paper in groups if keys]
+
+
+def _fingerprint_key(paper: Paper) -> str:
+    """The id a work would have without an arXiv id or DOI: its title and first author."""
+    first = paper.authors[0].name if paper.authors else None
+    return f"fp:{fingerprint(paper.title, first)}"
+
+
+def _first_owner(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    """Aliases to insert, each given to the first paper that claimed it in this upsert."""
+    owners: dict[str, int] = {}
+    for key, seq in pairs:
+        owners.setdefault(key, seq)
+    return owners
 
 
 def _merged(versions: list[Paper]) -> Paper:
