@@ -329,3 +329,11 @@ def test_only_an_authenticated_event_may_name_the_subscriber_by_address(
         assert outcomes == {"bounced": 1, "ignored: names no message of ours": 2}
         people = stored(config)
         assert people["bob"].bounced and not people["ada"].bounced  # type: ignore[attr-defined]
+
+
+def test_checking_a_large_import_against_the_suppression_list(database_url: str) -> None:
+    # 70,000 addresses: more than PostgreSQL's 65,535 bound parameters in one query.
+    store = Store.open(database_url)
+    store.suppress("someone@example.org", "bounced", now=DAY1)
+    keys = [f"p{n}@example.net" for n in range(70_000)] + ["someone@example.org"]
+    assert set(store.suppressed(keys)) == {"someone@example.org"}
