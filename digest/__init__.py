@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     )
     from digest.enrich import feature_key
     from digest.errors import DigestError, PluginError, SourceError
-    from digest.fetch import Fetched, FetchError, SourceHTTP
+    from digest.fetch import Fetched, FetchError, SourceHTTP, parse_json
     from digest.identity import (
         author_key,
         canonical_id,
@@ -97,7 +97,7 @@ _HOMES = {
         "digest.components",
     ),
     **dict.fromkeys(("DigestError", "PluginError", "SourceError"), "digest.errors"),
-    **dict.fromkeys(("Fetched", "FetchError", "SourceHTTP"), "digest.fetch"),
+    **dict.fromkeys(("Fetched", "FetchError", "SourceHTTP", "parse_json"), "digest.fetch"),
     **dict.fromkeys(
         (
             "author_key",
@@ -161,6 +161,7 @@ __all__ = [
     "normalize_doi",
     "one_line",
     "parse_arxiv",
+    "parse_json",
     "readable",
     "reading_order",
     "safe_url",

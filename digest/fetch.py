@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import logging
 import socket
 import threading
@@ -548,6 +549,22 @@ def redact(url: str) -> str:
         for k, v in pairs
     )
     return urlunsplit(parts._replace(query=query))
+
+
+def parse_json(content: bytes, *, url: str, expected: str) -> Any:
+    """The JSON of an API's reply, or :class:`~digest.SourceError` naming ``url`` when it is
+    empty, an HTML/XML page (proxies and maintenance pages answer 200 with one) or not JSON.
+    ``expected`` says what should have come ("Crossref's JSON"); checking its shape is the
+    caller's."""
+    head = content.lstrip()[:1]
+    if not head:
+        raise SourceError(f"{url}: empty response, expected {expected}")
+    if head == b"<":
+        raise SourceError(f"{url}: got an HTML/XML page, expected {expected}")
+    try:
+        return json.loads(content)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SourceError(f"{url}: invalid JSON ({_first(error)})") from None
 
 
 def with_params(url: str, params: Mapping[str, str]) -> str:

@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from digest import SourceError, canonical_id, normalize_doi, one_line, split_authors, strip_invalid
+from digest import (
+    SourceError,
+    canonical_id,
+    normalize_doi,
+    one_line,
+    parse_json,
+    split_authors,
+    strip_invalid,
+)
 from digest.models import Author, Paper, SignalValue
 
 from .text import html_text
@@ -107,16 +115,7 @@ def _newer(paper: Paper, other: Paper) -> bool:
 
 
 def _load(content: bytes, url: str) -> dict[str, Any]:
-    head = content.lstrip()[:1]
-    if not head:
-        raise SourceError(f"{url}: empty response, expected the API's JSON object")
-    if head == b"<":
-        # Proxies and maintenance pages answer 200 with HTML.
-        raise SourceError(f"{url}: got an HTML/XML page, expected the API's JSON object")
-    try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise SourceError(f"{url}: invalid JSON ({_first_line(error)})") from None
+    data = parse_json(content, url=url, expected="the API's JSON object")
     if not isinstance(data, dict):
         raise SourceError(f"{url}: expected a JSON object, got a JSON {type(data).__name__}")
     return data
@@ -207,11 +206,6 @@ def _day(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(value.strip()) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -28,6 +28,7 @@ from digest import (
     canonical_ref,
     normalize_doi,
     one_line,
+    parse_json,
     safe_url,
     strip_invalid,
 )
@@ -133,15 +134,7 @@ def api_error_message(content: bytes) -> str | None:
 
 
 def _load(content: bytes, url: str) -> dict[str, Any]:
-    head = content.lstrip()[:1]
-    if not head:
-        raise SourceError(f"{url}: empty response, expected Crossref's JSON")
-    if head == b"<":
-        raise SourceError(f"{url}: got an HTML/XML page, expected Crossref's JSON")
-    try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise SourceError(f"{url}: invalid JSON ({_first_line(error)})") from None
+    data = parse_json(content, url=url, expected="Crossref's JSON")
     if not isinstance(data, dict):
         raise SourceError(f"{url}: expected a JSON object, got a JSON {type(data).__name__}")
     return data
@@ -301,11 +294,6 @@ def _integer(value: Any) -> int | None:
 
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _clip(text: str, limit: int = 300) -> str:

@@ -13,13 +13,20 @@ in later ones, so the listing time is ``paper.submittedOnDailyAt`` when present.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from digest import SourceError, canonical_id, one_line, parse_arxiv, safe_url, strip_invalid
+from digest import (
+    SourceError,
+    canonical_id,
+    one_line,
+    parse_arxiv,
+    parse_json,
+    safe_url,
+    strip_invalid,
+)
 from digest.models import Author, Paper, SignalValue
 
 log = logging.getLogger("digest.source.huggingface")
@@ -81,16 +88,7 @@ def parse_daily_papers(
 
 
 def _load_list(content: bytes, url: str) -> list[Any]:
-    head = content.lstrip()[:1]
-    if not head:
-        raise SourceError(f"{url}: empty response, expected a JSON list of daily papers")
-    if head == b"<":
-        # Proxies, captive portals and maintenance pages answer 200 with HTML.
-        raise SourceError(f"{url}: got an HTML/XML page, expected a JSON list of daily papers")
-    try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise SourceError(f"{url}: invalid JSON ({_first_line(error)})") from None
+    data = parse_json(content, url=url, expected="a JSON list of daily papers")
     if isinstance(data, list):
         return data
     if isinstance(data, dict) and isinstance(data.get("error"), str):
@@ -206,11 +204,6 @@ def _timestamp(value: Any) -> dt.datetime | None:
     if moment.tzinfo is None:  # the API writes UTC; a naive time is taken as UTC too
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -25,6 +25,7 @@ from digest import (
     find_arxiv,
     normalize_doi,
     one_line,
+    parse_json,
     safe_url,
     strip_invalid,
 )
@@ -134,16 +135,7 @@ def error_in(content: bytes) -> str | None:
 
 
 def _load(content: bytes, url: str) -> Mapping[str, Any]:
-    head = content.lstrip()[:1]
-    if not head:
-        raise SourceError(f"{url}: empty response, expected OpenReview notes JSON")
-    if head == b"<":
-        raise SourceError(f"{url}: got an HTML/XML page, expected OpenReview notes JSON")
-    try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, ValueError) as error:
-        lines = str(error).strip().splitlines()
-        raise SourceError(f"{url}: invalid JSON ({lines[0] if lines else 'unreadable'})") from None
+    data = parse_json(content, url=url, expected="OpenReview notes JSON")
     if not isinstance(data, Mapping):
         raise SourceError(f"{url}: expected a JSON object, got a JSON {type(data).__name__}")
     return data

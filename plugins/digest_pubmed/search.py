@@ -9,12 +9,11 @@ A search answers ``{"header": {...}, "esearchresult": {"count": "42", "retmax": 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from digest import SourceError
+from digest import SourceError, parse_json
 
 from .ncbi import clip, error_message
 
@@ -55,19 +54,11 @@ def parse_search(content: bytes, *, url: str) -> SearchPage:
 
 
 def _load_json(content: bytes, url: str) -> Mapping[str, Any]:
-    head = content.lstrip()[:1]
-    if not head:
-        raise SourceError(f"{url}: empty response, expected esearch JSON")
-    if head == b"<":
-        message = error_message(content)
+    if content.lstrip()[:1] == b"<":
+        message = error_message(content)  # NCBI answers some errors as an XML document
         if message:
             raise SourceError(f"{url}: NCBI esearch error: {message}")
-        raise SourceError(f"{url}: got an HTML/XML page, expected esearch JSON")
-    try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, ValueError) as error:
-        lines = str(error).strip().splitlines()
-        raise SourceError(f"{url}: invalid JSON ({lines[0] if lines else 'unreadable'})") from None
+    data = parse_json(content, url=url, expected="esearch JSON")
     if not isinstance(data, Mapping):
         raise SourceError(f"{url}: expected a JSON object, got a JSON {type(data).__name__}")
     return data

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from digest import SourceError, canonical_id, canonical_ref, normalize_doi, safe_url
+from digest import SourceError, canonical_id, canonical_ref, normalize_doi, parse_json, safe_url
 from digest.models import Author, Paper, SignalValue
 
 from .ids import record_keys
@@ -179,16 +179,9 @@ def _page(items: list[Any], *, source: str, next_offset: int | None = None) -> P
 
 
 def _load_object(content: bytes, url: str) -> Mapping[str, Any]:
-    head = content.lstrip()[:1]
-    if not head:
+    if not content.strip():
         raise SourceError(f"{url}: empty reply, expected a JSON object")
-    if head == b"<":
-        # Proxies, captive portals and maintenance pages answer 200 with HTML.
-        raise SourceError(f"{url}: got an HTML/XML page, expected a JSON object")
-    try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise SourceError(f"{url}: invalid JSON ({_first_line(error)})") from None
+    data = parse_json(content, url=url, expected="a JSON object")
     if not isinstance(data, Mapping):
         raise SourceError(f"{url}: expected a JSON object, got a JSON {type(data).__name__}")
     return data
@@ -275,11 +268,6 @@ def _date(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(value.strip()[:10])
     except ValueError:
         return None
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _clip(text: str, limit: int = 300) -> str:
