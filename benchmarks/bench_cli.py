@@ -10,7 +10,10 @@ What issue 16 asks to measure before the fan-out moves to many machines, and wha
 * the default rankers; SQLite in the work directory or, with ``--postgres URL``, a fresh schema
   of that PostgreSQL.
 
-It reports wall time, digests/s and the peak RSS of the ``digest run`` process tree::
+With ``--backend procrastinate`` the chunks run in ``digest worker --concurrency WORKERS``
+started beside ``digest run``. It reports wall time, digests/s, the sink's own rate for
+pre-built messages of the run's average size over the same number of connections (measured
+right after the run, in the same sink), and the peak RSS of every process::
 
     python benchmarks/bench_cli.py --subscribers 10000 --papers 2000 --postgres \\
         postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -22,9 +25,11 @@ import argparse
 import datetime as dt
 import http.server
 import json
+import multiprocessing as mp
 import random
-import resource
 import secrets
+import signal
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -55,6 +60,9 @@ workers = {workers}
 
 [fetch]
 allow = ["127.0.0.1/32"]
+
+[queue]
+backend = "{backend}"
 
 [sources.journal]
 component = "rss"
@@ -93,6 +101,83 @@ def rss(papers: list[Paper]) -> str:
     )
 
 
+def prebuilt(size: int) -> bytes:
+    """A multipart message of about ``size`` bytes, as the sink's own-rate yardstick."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Bench Digest <digest@example.org>"
+    message["To"] = "reader@example.org"
+    message["Subject"] = "Your papers"
+    message.set_content("papers\n" * (size // 21), cte="quoted-printable")
+    message.add_alternative(
+        "<p>papers</p>\n" * (size // 21), subtype="html", cte="quoted-printable"
+    )
+    return message.as_bytes()
+
+
+def _send(port: int, messages: list[bytes]) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for i, message in enumerate(messages):
+            smtp.sendmail("digest@example.org", [f"r{i}@example.org"], message)
+
+
+def sink_rate(port: int, message: bytes, count: int, connections: int) -> float:
+    """Messages/second the sink accepts for pre-built bytes over ``connections`` processes."""
+    per = count // connections
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_send, args=(port, [message] * per)) for _ in range(connections)]
+    start = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return per * connections / (time.perf_counter() - start)
+
+
+class PeakMemory:
+    """Peak RSS (VmHWM) of every process under the given ones, sampled from /proc (Linux)."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
+        self.peaks: dict[int, tuple[str, int]] = {}  # pid → (role, kB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        try:
+            tasks = Path(f"/proc/{pid}/task").iterdir()
+            return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+        except OSError:
+            return []
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            todo = list(self.roots)
+            while todo:
+                pid = todo.pop()
+                todo.extend(self._children(pid))
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                hwm = next(
+                    (int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM")), 0
+                )
+                role = "worker" if b"worker" in argv else "run"
+                role += "" if pid in self.roots else " (forked)"
+                self.peaks[pid] = (role, max(hwm, self.peaks.get(pid, ("", 0))[1]))
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        parts = sorted(self.peaks.values(), key=lambda p: -p[1])
+        return ", ".join(f"{role} {kb / 1024:.0f}" for role, kb in parts)
+
+
 def serve(folder: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -114,7 +199,15 @@ def main() -> None:
     parser.add_argument("--workers", "-w", type=int, default=2)
     parser.add_argument("--connections", "-c", type=int, default=2, help="SMTP, per worker")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL (a fresh schema)")
+    parser.add_argument(
+        "--backend",
+        choices=("local", "procrastinate"),
+        default="local",
+        help="procrastinate: digest worker --concurrency WORKERS runs the chunks",
+    )
     args = parser.parse_args()
+    if args.backend == "procrastinate" and not args.postgres:
+        parser.error("--backend procrastinate needs --postgres")
 
     work = Path(tempfile.mkdtemp(prefix="digest-bench-cli-"))
     everything = load_papers(args.papers + 500)
@@ -147,6 +240,7 @@ def main() -> None:
             papers=args.papers,
             port=port,
             connections=args.connections,
+            backend=args.backend,
         )
     )
 
@@ -179,33 +273,57 @@ def main() -> None:
     )
     imported = time.perf_counter() - t
 
+    worker = None
+    if args.backend == "procrastinate":
+        worker = subprocess.Popen(
+            [*digest, "worker", "--concurrency", str(args.workers), "--config", str(config)],
+            cwd=work,
+            stderr=subprocess.DEVNULL,
+        )
     t = time.perf_counter()
-    run = subprocess.run(
-        [*digest, "run", "--config", str(config)],
-        capture_output=True,
+    started = subprocess.Popen(
+        [*digest, "-v", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=work,
-        check=False,
     )
+    memory = PeakMemory([started.pid, *([worker.pid] if worker else [])])
+    out, err = started.communicate()
+    run = subprocess.CompletedProcess(started.args, started.returncode, out, err)
     wall = time.perf_counter() - t
-    # The largest of the child processes waited for so far: the run's main process or a
-    # worker it forked (the sink is still running, so not counted).
-    rss_tree = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if worker is not None:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    peaks = memory.stop()
+    sink.stdin.write("STATS\n")
+    sink.stdin.flush()
+    _, count, size = sink.stdout.readline().split()
+    received = int(count)
+    message = prebuilt(int(size) // max(received, 1))
+    connections = args.workers * args.connections
+    own = sink_rate(port, message, 2_000, connections)
     sink.stdin.close()
-    received = int(sink.stdout.readline().split()[1])
+    sink.stdout.readline()
     sink.wait(30)
     http_server.shutdown()
     summary = [line for line in run.stdout.splitlines() if line.startswith(("Delivered", "Done"))]
     print("\n".join(summary) or run.stderr[-2000:])
+    timings = [line.strip() for line in run.stderr.splitlines() if line.endswith(" s")]
+    print("phases: " + "; ".join(" ".join(t.split()) for t in timings))
     store_kind = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"{args.subscribers} subscribers x {args.papers} papers, {store_kind}, "
-        f"{args.workers} workers x {args.connections} SMTP connections, {args.liked} liked each"
+        f"{args.backend} backend, {args.workers} workers x {args.connections} SMTP connections, "
+        f"{args.liked} liked each"
     )
+    rate = received / wall
+    print(f"import: {imported:.1f} s; digest run: {wall:.1f} s wall = {rate:.0f} digests/s")
     print(
-        f"import: {imported:.1f} s; digest run: {wall:.1f} s wall = {received / wall:.0f} digests/s"
+        f"sink's own rate, pre-built {len(message):,}-byte messages over {connections} "
+        f"connections: {own:.0f}/s; ratio {rate / own:.2f}x"
     )
-    print(f"sink received {received}; peak RSS of the largest child process: {rss_tree:.0f} MiB")
+    print(f"sink received {received}; peak RSS per process (MiB): {peaks}")
     print(f"work dir: {work}")
     if args.postgres:
         with sa.create_engine(args.postgres).begin() as conn:

@@ -66,7 +66,8 @@ def _check_cron(value: str) -> str:
         cron_trigger(value, "UTC")
     except ValueError as error:
         raise ValueError(f"invalid cron schedule {value!r}: {error}") from None
-    return value
+    # One spelling per schedule: runs of a schedule's slot find its subscribers by equality.
+    return " ".join(value.split())
 
 
 Timezone = Annotated[
@@ -268,6 +269,30 @@ class BouncesSettings(_Strict):
     )
 
 
+class QueueSettings(_Strict):
+    """``[queue]``: where the per-subscriber fan-out runs (ARCHITECTURE §12)."""
+
+    backend: Literal["local", "procrastinate"] = Field(
+        "local",
+        description="local: worker processes forked by digest run on this machine; "
+        "procrastinate: chunk tasks in PostgreSQL, run by digest worker on any machine",
+    )
+    chunk_size: int = Field(256, ge=1, le=100_000, description="subscribers per chunk (task)")
+    queue: str = Field("digest", pattern=r"^[a-z0-9_-]{1,40}$", description="procrastinate queue")
+    retries: int = Field(5, ge=0, le=50, description="attempts after a chunk task fails")
+    retry_wait_seconds: int = Field(
+        5, ge=0, le=3600, description="wait before a failed chunk is retried, plus 2**attempt s"
+    )
+    heartbeat_seconds: float = Field(
+        10.0, gt=0, description="how often a worker tells the database it is alive"
+    )
+    stalled_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="a worker silent this long is dead: its chunk in hand is run again",
+    )
+
+
 SignupMode = Literal["closed", "open", "domains"]
 
 
@@ -428,6 +453,7 @@ class Settings(_Strict):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     signup: SignupSettings = Field(default_factory=SignupSettings)
     bounces: BouncesSettings = Field(default_factory=BouncesSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)
     rankers: dict[str, ComponentInstance] = Field(default_factory=dict)

@@ -35,6 +35,8 @@ class Claim:
     watermark: int
     items: Sequence[tuple[int, float, Sequence[Reason]]]  # (paper seq, score, reasons)
     channels: Sequence[tuple[str, str]]  # (channel, message id)
+    #: the watermark the subscriber was selected at (``None``: not checked)
+    seen: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,22 +85,31 @@ class Ledger:
             conn.execute(editions.insert().values(id=edition.id, created_at=now, status="open"))
         return edition
 
-    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> None:
-        """Write selections and ``claimed`` rows, advance watermarks — all or nothing."""
+    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> list[Claim]:
+        """Write selections and ``claimed`` rows, advance watermarks — all or nothing; the
+        claims made (see below).
+
+        A subscriber is claimed only if their watermark is still the one they were selected
+        at (``Claim.seen``): when two runs (or two workers) select the same subscriber at the
+        same time, the first claim wins and the other is dropped, so nobody gets two
+        different digests.
+        """
         if not claims:
-            return
-        claimed = DeliveryStatus.CLAIMED.value
-        selection_rows = [
-            (edition.id, claim.subscriber_id, rank, seq, float(score), reasons_to_json(reasons))
-            for claim in claims
-            for rank, (seq, score, reasons) in enumerate(claim.items)
-        ]
-        delivery_rows = [
-            (edition.id, claim.subscriber_id, channel, claimed, mid, "", 0, now)
-            for claim in claims
-            for channel, mid in claim.channels
-        ]
+            return []
         with self.store.begin() as conn:
+            won = _advance_watermarks(conn, claims, now)
+            claims = [c for c in claims if c.subscriber_id in won]
+            claimed = DeliveryStatus.CLAIMED.value
+            selection_rows = [
+                (edition.id, claim.subscriber_id, rank, seq, float(score), reasons_to_json(reasons))
+                for claim in claims
+                for rank, (seq, score, reasons) in enumerate(claim.items)
+            ]
+            delivery_rows = [
+                (edition.id, claim.subscriber_id, channel, claimed, mid, "", 0, now)
+                for claim in claims
+                for channel, mid in claim.channels
+            ]
             execute_many(
                 conn,
                 selections,
@@ -124,13 +135,7 @@ class Ledger:
                 ),
                 delivery_rows,
             )
-            execute_many(
-                conn,
-                subscribers,
-                "UPDATE {table} SET {watermark} = ?, {last_edition_at} = ? WHERE {id} = ?",
-                ("watermark", "last_edition_at", "id"),
-                [(c.watermark, now, c.subscriber_id) for c in claims],
-            )
+        return claims
 
     def record(
         self,
@@ -147,15 +152,24 @@ class Ledger:
         if not rows:
             return
         with self.store.begin() as conn:
-            execute_many(
-                conn,
-                deliveries,
-                "UPDATE {table} SET {status} = ?, {detail} = ?, {attempts} = {attempts} + 1, "
-                "{updated_at} = ? WHERE {edition_id} = ? AND {subscriber_id} = ? "
-                f"AND {{channel}} = ? AND {{status}} = '{DeliveryStatus.CLAIMED.value}'",
-                ("status", "detail", "updated_at", "edition_id", "subscriber_id", "channel"),
-                rows,
-            )
+            if conn.dialect.name == "postgresql":
+                # A terminal state lost to a *database server* crash (not ours) leaves the
+                # row claimed: resent once with the same Message-ID, as after our own crash.
+                # What SQLite's synchronous=NORMAL already does; ~15% of a worker's time.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            if len(rows) == 1:
+                execute_many(
+                    conn,
+                    deliveries,
+                    "UPDATE {table} SET {status} = ?, {detail} = ?, {attempts} = {attempts} + 1, "
+                    "{updated_at} = ? WHERE {edition_id} = ? AND {subscriber_id} = ? "
+                    f"AND {{channel}} = ? AND {{status}} = '{DeliveryStatus.CLAIMED.value}'",
+                    ("status", "detail", "updated_at", "edition_id", "subscriber_id", "channel"),
+                    rows,
+                )
+            else:  # a chunk's outcomes: one statement per 200 (measured 20× the rows/s)
+                for part in iter_chunks(rows, 200):
+                    _record_many(conn, edition.id, part, now)
 
     def finish(self, edition: Edition, *, now: dt.datetime) -> bool:
         """Mark the edition complete if no delivery is left ``claimed`` (I2)."""
@@ -261,7 +275,9 @@ class Ledger:
                     )
         return out
 
-    def already_selected(self, *, min_seq: int) -> dict[int, set[int]]:
+    def already_selected(
+        self, *, min_seq: int, between: tuple[int, int] | None = None
+    ) -> dict[int, set[int]]:
         """Papers (seq ≥ ``min_seq``) picked for a subscriber above their watermark.
 
         Watermarks only move forward, so this is normally empty: it is the safety net behind
@@ -275,9 +291,49 @@ class Ledger:
             .where(selections.c.paper_seq >= min_seq)
             .where(selections.c.paper_seq > subscribers.c.watermark)
         )
+        if between is not None:  # on both tables: measured 25 → 0.6 ms per chunk at 1M
+            query = query.where(
+                selections.c.subscriber_id.between(*between),
+                subscribers.c.id.between(*between),
+            )
         with self.store.engine.connect() as conn:
             for r in conn.execute(query):
                 out[r.subscriber_id].add(r.paper_seq)
+        return out
+
+    def in_edition(self, edition_id: str, between: tuple[int, int]) -> dict[int, list[Pending]]:
+        """Deliveries of the edition for subscriber ids in ``between`` that are still
+        ``claimed``, and an empty list for those already terminal: what a chunk run again
+        (after a worker died) resumes or leaves alone."""
+        query = (
+            sa.select(
+                deliveries.c.subscriber_id,
+                deliveries.c.channel,
+                deliveries.c.status,
+                deliveries.c.message_id,
+                editions.c.created_at,
+            )
+            .join(editions, editions.c.id == deliveries.c.edition_id)
+            .where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.subscriber_id.between(*between),
+            )
+            .order_by(deliveries.c.subscriber_id, deliveries.c.channel)
+        )
+        out: dict[int, list[Pending]] = {}
+        with self.store.engine.connect() as conn:
+            for r in conn.execute(query):
+                rows = out.setdefault(r.subscriber_id, [])
+                if r.status == DeliveryStatus.CLAIMED.value:
+                    created = aware(r.created_at) or r.created_at
+                    rows.append(
+                        Pending(
+                            edition=Edition(id=edition_id, created=created),
+                            subscriber_id=r.subscriber_id,
+                            channel=r.channel,
+                            message_id=r.message_id,
+                        )
+                    )
         return out
 
     def history(
@@ -386,6 +442,26 @@ class Ledger:
             for r in rows
         ]
 
+    def delivered(self, edition_id: str) -> int:
+        """Subscribers the edition reached on at least one channel."""
+        query = sa.select(sa.func.count(sa.distinct(deliveries.c.subscriber_id))).where(
+            deliveries.c.edition_id == edition_id,
+            deliveries.c.status == DeliveryStatus.SENT.value,
+        )
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def edition(self, edition_id: str) -> Edition | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(editions.c.id, editions.c.created_at).where(editions.c.id == edition_id)
+            ).first()
+        return (
+            None
+            if row is None
+            else Edition(id=row.id, created=aware(row.created_at) or row.created_at)
+        )
+
     def status_counts(self, edition: Edition) -> dict[str, int]:
         with self.store.engine.connect() as conn:
             return {
@@ -396,3 +472,54 @@ class Ledger:
                     .group_by(deliveries.c.status)
                 )
             }
+
+
+def _advance_watermarks(conn: sa.Connection, claims: Sequence[Claim], now: dt.datetime) -> set[int]:
+    """Move each claim's subscriber to its new watermark if it is still at ``seen``; the ids
+    moved. One ``UPDATE … FROM (VALUES …) RETURNING`` per 300 claims (PostgreSQL, SQLite)."""
+    won: set[int] = set()
+    quote = conn.dialect.identifier_preparer.quote
+    table = quote(subscribers.name)
+    for chunk in iter_chunks(list(claims), 300):
+        values = ", ".join(
+            f"({int(c.subscriber_id)}, {int(c.watermark)}, {-1 if c.seen is None else int(c.seen)})"
+            for c in chunk
+        )
+        sql = (
+            # (VALUES …) columns are column1… in both PostgreSQL and SQLite.
+            f"UPDATE {table} SET watermark = v.column2, last_edition_at = :now "
+            f"FROM (VALUES {values}) AS v "
+            f"WHERE {table}.id = v.column1 AND (v.column3 < 0 OR {table}.watermark = v.column3) "
+            f"RETURNING {table}.id"
+        )
+        query = sa.text(sql).bindparams(
+            sa.bindparam("now", value=now, type_=subscribers.c.last_edition_at.type)
+        )
+        won.update(int(r[0]) for r in conn.execute(query))
+    return won
+
+
+def _record_many(
+    conn: sa.Connection, edition_id: str, rows: Sequence[tuple[object, ...]], now: dt.datetime
+) -> None:
+    """Terminal states of several deliveries in one ``UPDATE … FROM (VALUES …)``."""
+    quote = conn.dialect.identifier_preparer.quote
+    table = quote(deliveries.name)
+    params: dict[str, object] = {}
+    values = []
+    for i, (status, detail, _now, _edition, sid, channel) in enumerate(rows):
+        params.update({f"st{i}": status, f"de{i}": detail, f"ch{i}": channel})
+        values.append(f"({int(sid)}, :ch{i}, :st{i}, :de{i})")  # type: ignore[call-overload]
+    sql = (
+        f"UPDATE {table} SET status = v.column3, detail = v.column4, "
+        f"attempts = {table}.attempts + 1, updated_at = :now "
+        f"FROM (VALUES {', '.join(values)}) AS v "
+        f"WHERE {table}.edition_id = :edition AND {table}.subscriber_id = v.column1 "
+        f"AND {table}.channel = v.column2 AND {table}.status = :claimed"
+    )
+    query = sa.text(sql).bindparams(
+        sa.bindparam("now", value=now, type_=deliveries.c.updated_at.type),
+        sa.bindparam("edition", value=edition_id),
+        sa.bindparam("claimed", value=DeliveryStatus.CLAIMED.value),
+    )
+    conn.execute(query, params)

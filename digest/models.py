@@ -265,6 +265,8 @@ class RunReport:
     warnings: tuple[str, ...] = ()
     #: the list's health: bounces and complaints of the last days, per edition and domain
     list_health: tuple[str, ...] = ()
+    #: subscribers whose chunks were left queued for ``digest worker`` (``--no-wait``)
+    queued: int = 0
 
     @property
     def ok(self) -> bool:

@@ -113,17 +113,10 @@ def _run(slot: str, config: str | None, schedule: str, timezone: str) -> RunRepo
         pipeline: Pipeline = app.pipeline
         # Subscribers from the config first, so that the slot's members are current.
         pipeline.sync_config_subscribers(utcnow())
+        # The database finds the slot's subscribers, chunk by chunk: the list is never loaded
+        # here. With the procrastinate backend the run returns once the chunks are queued.
         wanted = (_normal(schedule), timezone)
-        names = frozenset(
-            s.subscriber.name
-            for s in app.store.subscribers(include_unsubscribed=False)
-            if s.subscriber.active
-            and (_normal(s.subscriber.schedule), s.subscriber.timezone) == wanted
-        )
-        if not names:
-            log.info("%s: no active subscriber has this schedule any more; nothing to do", slot)
-            return None
-        return pipeline.run(RunOptions(subscribers=names, due_only=True))
+        return pipeline.run(RunOptions(slot=wanted, due_only=True, wait=False))
 
 
 def _log_summary(slot: str, report: RunReport, seconds: float) -> None:

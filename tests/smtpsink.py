@@ -20,7 +20,8 @@ the message body), optionally only for one recipient or for the N-th transaction
 counting MAIL commands since the sink started), ``times`` times (``None``: every time). A 421
 reply also closes the connection, as real servers do. Run as a script
 (``python tests/smtpsink.py``) to serve in a separate process for benchmarks: it prints
-``PORT <n>``, counts messages and prints ``RECEIVED <n>`` when its standard input closes.
+``PORT <n>``, counts messages, answers a ``STATS`` line with ``STATS <messages> <bytes>`` and
+prints ``RECEIVED <n>`` when its standard input closes.
 """
 
 from __future__ import annotations
@@ -249,6 +250,8 @@ class SmtpSink:
         self.port = 0
         self.received: list[Received] = []
         self.count = 0
+        #: bytes of the messages accepted so far
+        self.bytes = 0
         #: connections opened so far
         self.sessions = 0
         self.rules: list[Rule] = []
@@ -336,6 +339,7 @@ class SmtpSink:
     def _accept(self, session: Session, envelope: Envelope, number: int, *, tls: bool) -> str:
         with self._lock:
             self.count += 1
+            self.bytes += len(envelope.original_content or b"")
             if self.keep:
                 data = envelope.original_content or b""
                 assert isinstance(data, bytes)
@@ -453,7 +457,9 @@ def main() -> None:
     args = parser.parse_args()
     with SmtpSink(keep=args.keep, pipelining=args.pipelining) as server:
         print(f"PORT {server.port}", flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:  # "STATS": messages and bytes so far
+            if line.strip() == "STATS":
+                print(f"STATS {server.count} {server.bytes}", flush=True)
         with contextlib.suppress(BrokenPipeError):  # the benchmark may be gone
             print(f"RECEIVED {server.count}", flush=True)
 

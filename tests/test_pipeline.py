@@ -237,18 +237,40 @@ def test_unsubscribed_subscribers_are_never_sent_to(setup) -> None:
     assert ("ada", "email") not in _statuses(pipeline)
 
 
-def test_an_unsubscribe_recorded_after_selection_still_wins(setup, tmp_path: Path) -> None:
+def test_an_unsubscribe_recorded_before_their_chunk_runs_wins(setup, tmp_path: Path) -> None:
     FlakyDeliverer.parcels = []
     pipeline = setup(deliverer="flaky")
 
     class UnsubscribeAdaMidRun:
         @hookimpl
         def before_run(self, edition: Edition | None) -> None:
-            if edition is not None:  # the edition exists: selections are being claimed
+            if edition is not None:  # the edition exists, its chunks are queued
                 ada = next(s for s in pipeline.store.subscribers() if s.subscriber.name == "ada")
                 pipeline.store.unsubscribe(ada.id, now=utcnow())
 
     pipeline.host.register(UnsubscribeAdaMidRun(), name="unsubscriber")
+    report = pipeline.run()
+    assert "ada" not in {p.selection.subscriber.name for p in FlakyDeliverer.parcels}
+    assert report.delivered == 2 and "ada" not in report.skipped
+    assert not [key for key in _statuses(pipeline) if key[0] == "ada"]
+
+
+def test_an_unsubscribe_recorded_after_selection_still_wins(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.pipeline.recorder import LedgerRecorder
+
+    FlakyDeliverer.parcels = []
+    pipeline = setup(deliverer="flaky")
+    claim = LedgerRecorder.claim
+
+    def claim_then_unsubscribe_ada(self, edition, claims, *, now):  # type: ignore[no-untyped-def]
+        won = claim(self, edition, claims, now=now)
+        ada = next(s for s in pipeline.store.subscribers() if s.subscriber.name == "ada")
+        pipeline.store.unsubscribe(ada.id, now=utcnow())  # after selection, before sending
+        return won
+
+    monkeypatch.setattr(LedgerRecorder, "claim", claim_then_unsubscribe_ada)
     report = pipeline.run()
     assert "ada" not in {p.selection.subscriber.name for p in FlakyDeliverer.parcels}
     assert report.skipped["ada"] == "unsubscribed"
@@ -379,8 +401,8 @@ def test_failures_in_a_row_pause_the_edition_and_the_next_run_resumes_it(
     assert report.paused and report.delivered == 0
     assert report.deferred == {  # two failures in a row, then the pause
         "ada (email)": "421 4.7.0 Try again later",
-        "alan (email)": "421 4.7.0 Try again later",
-        "grace (email)": "edition paused",
+        "grace (email)": "421 4.7.0 Try again later",
+        "alan (email)": "edition paused",
         "ada (feed)": "edition paused",
         "grace (feed)": "edition paused",
     }

@@ -18,14 +18,25 @@ from pathlib import Path
 
 import click
 
-from digest.cli import bounces, doctor, init, plugins, rank, run, serve, sources, subscribers
+from digest.cli import (
+    bounces,
+    doctor,
+    init,
+    plugins,
+    queue,
+    rank,
+    run,
+    serve,
+    sources,
+    subscribers,
+)
 from digest.cli.common import CONFIG_ENV
 from digest.errors import DigestError
 
 __all__ = ["main", "make_cli"]
 
 #: the modules whose ``register(cli)`` adds the built-in commands
-COMMANDS = (init, run, serve, rank, plugins, subscribers, sources, bounces, doctor)
+COMMANDS = (init, run, serve, rank, plugins, subscribers, sources, bounces, doctor, queue)
 
 
 def make_cli(argv: Sequence[str] | None = None) -> click.Group:

@@ -85,6 +85,11 @@ def summary(report: RunReport, loaded: LoadedConfig, default: bool, seconds: flo
     if report.resumed:
         resumed = plural(report.resumed, "interrupted delivery")
         echo(f"Resumed {resumed} from earlier editions")
+    if report.queued and report.edition:
+        echo(
+            f"Queued {plural(report.queued, 'subscriber')} of edition {report.edition.id} for "
+            "digest worker (digest queue status shows the progress)"
+        )
     verb = "Would deliver" if report.dry_run else "Delivered"
     edition = f" in edition {report.edition.id}" if report.edition else ""
     echo(f"{verb} {plural(report.delivered, 'digest')}{edition}")

@@ -32,8 +32,18 @@ def register(cli: click.Group) -> None:
 @click.option(
     "--due", is_flag=True, help="Only subscribers whose schedule fired since their last digest."
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help='[queue] backend = "procrastinate": return once the chunks are queued.',
+)
 def run(
-    config: Path | None, strict: bool, subscriber: str | None, dry_run: bool, due: bool
+    config: Path | None,
+    strict: bool,
+    subscriber: str | None,
+    dry_run: bool,
+    due: bool,
+    no_wait: bool,
 ) -> None:
     """Collect new papers and deliver one edition (cron-friendly, idempotent)."""
     from digest.application import Application
@@ -45,7 +55,13 @@ def run(
         started = time.perf_counter()
         with progress(sys.stderr.isatty()) as advance:
             report = pipeline.run(
-                RunOptions(subscriber=subscriber, dry_run=dry_run, due_only=due, progress=advance)
+                RunOptions(
+                    subscriber=subscriber,
+                    dry_run=dry_run,
+                    due_only=due,
+                    progress=advance,
+                    wait=not no_wait,
+                )
             )
         summary(report, app.loaded, config is None, time.perf_counter() - started)
         if verbosity():

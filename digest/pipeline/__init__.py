@@ -15,6 +15,7 @@ and the rest of the run goes on. The parts:
 * :mod:`~digest.pipeline.report` — results, the run's tally and how errors become problems.
 """
 
-from digest.pipeline.run import Pipeline, RunOptions, is_due, with_feedback
+from digest.pipeline.chunks import is_due, with_feedback
+from digest.pipeline.run import Pipeline, RunOptions
 
 __all__ = ["Pipeline", "RunOptions", "is_due", "with_feedback"]

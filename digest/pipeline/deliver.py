@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -49,11 +50,20 @@ log = logging.getLogger("digest.pipeline")
 FEED_HISTORY_EDITIONS = 10
 #: (subscriber, their picks, (channel, message id) per channel): a chunk's claimed work
 Work = tuple[StoredSubscriber, Sequence[StoredItem], Sequence[tuple[str, str]]]
-#: an edition paused by any process; forked workers share it
-PauseFlag = threading.Event | mp_synchronize.Event
 
 
-def pause_flag() -> PauseFlag:
+class PauseFlag(Protocol):
+    """An edition paused by any process: an event forked workers share, or the edition's
+    status in the store (:class:`digest.queue.work.EditionPause`) for workers anywhere."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+def pause_flag() -> threading.Event | mp_synchronize.Event:
     """A flag every worker process sees (created before they fork)."""
     if "fork" in mp.get_all_start_methods():
         return mp.get_context("fork").Event()
@@ -133,13 +143,6 @@ class Delivery:
                 deliverer.close()
             except Exception:
                 log.warning("closing deliverer %s failed", deliverer.instance, exc_info=True)
-
-    def prepare_renderers(self, batch: Batch, problems: list[Problem]) -> None:
-        for name, renderer in list(self.renderers.items()):
-            try:
-                renderer.prepare(batch)
-            except Exception as error:
-                problems.append(self.reporter.problem(f"renderers.{name}", error))
 
     # -- planning -----------------------------------------------------------------------------
 

@@ -11,13 +11,10 @@ import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from digest.pipeline.chunks import ChunkSpec
 from digest.pipeline.report import ChunkResult
-from digest.store import StoredSubscriber
 
-#: subscribers per chunk (one claim transaction, one render/deliver loop)
-CHUNK = 256
-
-RunChunk = Callable[[Sequence[StoredSubscriber]], ChunkResult]
+RunChunk = Callable[[ChunkSpec], ChunkResult]
 #: called with (subscribers done in this step, subscribers in all)
 Progress = Callable[[int, int], None]
 
@@ -38,13 +35,13 @@ def _init_worker(run_chunk: RunChunk, after_fork: Callable[[], None]) -> None:
     _worker_chunk = run_chunk
 
 
-def _work(chunk: Sequence[StoredSubscriber]) -> ChunkResult:
+def _work(chunk: ChunkSpec) -> ChunkResult:
     assert _worker_chunk is not None
     return _worker_chunk(chunk)
 
 
 def fan_out(
-    subscribers: Sequence[StoredSubscriber],
+    chunks: Sequence[ChunkSpec],
     run_chunk: RunChunk,
     on_result: Callable[[ChunkResult], None],
     *,
@@ -52,20 +49,19 @@ def fan_out(
     after_fork: Callable[[], None],
     progress: Progress | None = None,
 ) -> None:
-    """Run every chunk of ``subscribers`` through ``run_chunk``; ``on_result`` gets each
-    chunk's result (in this process) as it comes in.
+    """Run every chunk through ``run_chunk``; ``on_result`` gets each chunk's result (in
+    this process) as it comes in.
 
     Worker processes are used when they pay off and are safe: ``workers`` ≥ 2, at least two
     chunks, and ``fork`` available. ``after_fork`` runs first in each worker (e.g. to drop
     database connections inherited from the parent).
     """
-    total = len(subscribers)
-    chunks = [subscribers[i : i + CHUNK] for i in range(0, total, CHUNK)]
-    if workers < 2 or total < 2 * CHUNK or "fork" not in mp.get_all_start_methods():
+    total = sum(c.size for c in chunks)
+    if workers < 2 or len(chunks) < 2 or "fork" not in mp.get_all_start_methods():
         for chunk in chunks:
             on_result(run_chunk(chunk))
             if progress:
-                progress(len(chunk), total)
+                progress(chunk.size, total)
         return
     pool = ProcessPoolExecutor(
         max_workers=workers,
@@ -74,7 +70,7 @@ def fan_out(
         initargs=(run_chunk, after_fork),
     )
     try:
-        futures = {pool.submit(_work, chunk): len(chunk) for chunk in chunks}
+        futures = {pool.submit(_work, chunk): chunk.size for chunk in chunks}
         for future in as_completed(futures):
             on_result(future.result())
             if progress:

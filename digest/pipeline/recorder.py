@@ -35,7 +35,16 @@ class Recorder(Protocol):
         stays (``None`` when nobody was selected in it)."""
         ...
 
-    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> None: ...
+    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> list[Claim]:
+        """Claim what was selected; the claims that won (see :meth:`Ledger.claim`)."""
+        ...
+
+    def in_edition(self, edition: Edition, between: tuple[int, int]) -> dict[int, list[Pending]]:
+        """Subscribers (ids in ``between``) the edition already has rows for, with the rows
+        still claimed: a chunk run again resumes those and leaves the rest alone."""
+        ...
+
+    def selected(self, edition: Edition, ids: Sequence[int]) -> dict[int, list[StoredItem]]: ...
 
     def record(self, edition: Edition, rows: Iterable[Row], *, now: dt.datetime) -> None: ...
 
@@ -75,8 +84,14 @@ class LedgerRecorder:
             self.ledger.finish(edition, now=utcnow())
         return edition
 
-    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> None:
-        self.ledger.claim(edition, claims, now=now)
+    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> list[Claim]:
+        return self.ledger.claim(edition, claims, now=now)
+
+    def in_edition(self, edition: Edition, between: tuple[int, int]) -> dict[int, list[Pending]]:
+        return self.ledger.in_edition(edition.id, between)
+
+    def selected(self, edition: Edition, ids: Sequence[int]) -> dict[int, list[StoredItem]]:
+        return self.ledger.selected(edition.id, ids)
 
     def record(self, edition: Edition, rows: Iterable[Row], *, now: dt.datetime) -> None:
         self.ledger.record(edition, rows, now=now)
@@ -106,8 +121,14 @@ class DryRunRecorder:
     def close_edition(self, edition: Edition, *, paused: bool) -> Edition | None:
         return None
 
-    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> None:
-        pass
+    def claim(self, edition: Edition, claims: Sequence[Claim], *, now: dt.datetime) -> list[Claim]:
+        return list(claims)
+
+    def in_edition(self, edition: Edition, between: tuple[int, int]) -> dict[int, list[Pending]]:
+        return {}
+
+    def selected(self, edition: Edition, ids: Sequence[int]) -> dict[int, list[StoredItem]]:
+        return {}
 
     def record(self, edition: Edition, rows: Iterable[Row], *, now: dt.datetime) -> None:
         pass

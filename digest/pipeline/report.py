@@ -50,6 +50,7 @@ class Tally(ChunkResult):
 
     sources: list[SourceReport] = field(default_factory=list)
     resumed: int = 0
+    queued: int = 0
 
 
 class Reporter:

@@ -13,12 +13,11 @@ from dataclasses import dataclass, replace
 from digest.batch import Batch
 from digest.components import Deliverer, Runtime
 from digest.config import LoadedConfig
-from digest.cron import next_fire
 from digest.identity import canonical_ref
 from digest.ledger import Ledger, Pending
 from digest.mail import MessageBuilder, message_id
 from digest.models import Edition, Links, Paper, Problem, RunReport
-from digest.pipeline.chunks import EditionRun
+from digest.pipeline.chunks import ChunkSpec, EditionRun
 from digest.pipeline.collect import Collector
 from digest.pipeline.deliver import Delivery, pause_flag
 from digest.pipeline.fanout import fan_out
@@ -32,7 +31,7 @@ from digest.pipeline.recorder import (
 from digest.pipeline.report import Reporter, Tally, plugin_problem
 from digest.plugins import PluginHost
 from digest.select import Selector
-from digest.store import Store, StoredSubscriber, utcnow
+from digest.store import Store, utcnow
 from digest.store.bounces import BounceCount
 from digest.tokens import Tokens
 from digest.wiring import Components
@@ -55,42 +54,10 @@ class RunOptions:
     #: in a dry run, called with each rendered (selection, channel, artifacts); a run with a
     #: callback stays in this process
     on_rendered: OnRendered | None = None
-
-
-def is_due(stored: StoredSubscriber, now: dt.datetime) -> bool:
-    """Due when the subscriber's cron schedule fired since their last edition."""
-    if stored.last_edition_at is None:
-        return True
-    sub = stored.subscriber
-    fire = next_fire(sub.schedule, sub.timezone, after=stored.last_edition_at)
-    return fire is not None and fire <= now
-
-
-def with_feedback(store: Store, stored: Sequence[StoredSubscriber]) -> list[StoredSubscriber]:
-    """Subscribers with their recorded feedback folded into their profiles.
-
-    "More like this" papers count as liked, "less like this" as disliked (the rankers learn
-    from both), and muted authors' papers are never picked.
-    """
-    recorded = store.feedback([s.id for s in stored])
-    out = []
-    for s in stored:
-        items = recorded.get(s.id)
-        if not items:
-            out.append(s)
-            continue
-        p = s.subscriber.profile
-        more = [i.paper_id for i in items if i.kind == "more"]
-        less = [i.paper_id for i in items if i.kind == "less"]
-        muted = [i.detail for i in items if i.kind == "mute"]
-        profile = replace(
-            p,
-            liked=tuple(dict.fromkeys([*p.liked, *more])),
-            disliked=tuple(dict.fromkeys([*p.disliked, *less])),
-            muted_authors=tuple(dict.fromkeys([*p.muted_authors, *muted])),
-        )
-        out.append(replace(s, subscriber=replace(s.subscriber, profile=profile)))
-    return out
+    #: with the procrastinate backend: wait until digest worker has run every chunk
+    wait: bool = True
+    #: only subscribers of this (schedule, timezone): what a scheduler slot runs
+    slot: tuple[str, str] | None = None
 
 
 class Pipeline:
@@ -137,6 +104,17 @@ class Pipeline:
 
     def run(self, options: RunOptions | None = None) -> RunReport:
         options = options or RunOptions()
+        if self.settings.queue.backend == "procrastinate":
+            from digest.queue.app import conninfo
+
+            conninfo(self.store.engine.url.render_as_string(hide_password=False))  # PostgreSQL?
+        if options.dry_run:
+            return self._run(options)
+        # One run at a time: a second one waits, then finds nothing new for anyone.
+        with self.store.run_lock(on_wait=lambda: log.warning("waiting for another digest run")):
+            return self._run(options)
+
+    def _run(self, options: RunOptions) -> RunReport:
         self._paused.clear()
         now = options.now or utcnow()
         tally = Tally()
@@ -178,6 +156,7 @@ class Pipeline:
             dry_run=options.dry_run,
             warnings=tuple(self.c.warnings),
             list_health=self._list_health(now),
+            queued=tally.queued,
         )
         known = len(self.host.failures)
         self.host.call_each("after_run", report=report)
@@ -259,76 +238,132 @@ class Pipeline:
 
     # -- deliver ------------------------------------------------------------------------------
 
-    def _due(self, now: dt.datetime, options: RunOptions, tally: Tally) -> list[StoredSubscriber]:
-        stored = self.store.subscribers(include_unsubscribed=False)
+    def _names(self, options: RunOptions) -> list[str] | None:
+        """The names a run is limited to (``None``: everyone who gets digests)."""
+        if options.subscriber is None and options.subscribers is None:
+            return None
+        names: set[str] = set(options.subscribers) if options.subscribers is not None else set()
         if options.subscriber is not None:
-            stored = [s for s in stored if s.subscriber.name == options.subscriber]
-        if options.subscribers is not None:
-            stored = [s for s in stored if s.subscriber.name in options.subscribers]
-        stored = [s for s in stored if s.subscriber.active]
-        if options.due_only:
-            for s in [s for s in stored if not is_due(s, now)]:
-                tally.skipped[s.subscriber.name] = "not due yet"
-            stored = [s for s in stored if is_due(s, now)]
-        return with_feedback(self.store, stored) if stored else []
+            one = {options.subscriber}
+            names = one & names if options.subscribers is not None else one
+        return sorted(names)
 
-    def _deliver_new(
-        self, now: dt.datetime, options: RunOptions, tally: Tally, delivery: Delivery
-    ) -> Edition | None:
-        stored = self._due(now, options, tally)
-        if not stored:
+    def chunks(self, options: RunOptions) -> list[ChunkSpec]:
+        """The run's chunks: ranges of subscriber ids, planned by the database."""
+        size = self.settings.queue.chunk_size
+        return [
+            ChunkSpec(first, last, n)
+            for first, last, n in self.store.subscriber_ranges(
+                size, names=self._names(options), slot=options.slot
+            )
+        ]
+
+    def prepare_edition(
+        self, now: dt.datetime, problems: list[Problem]
+    ) -> tuple[Batch, Selector, dict[str, str]] | None:
+        """The per-paper work of a run, done once: the candidate batch with every filter's,
+        ranker's and renderer's prepared data in ``batch.cache``; ``None`` when nobody gets
+        digests. Nothing here grows with the number of subscribers but the references."""
+        lowest = self.store.lowest_watermark()
+        if lowest is None:
             return None
         t = time.perf_counter()
         lookback = now - dt.timedelta(days=self.settings.digest.lookback_days)
-        seqs, papers = self.store.papers_since(
-            after_seq=min(s.watermark for s in stored), first_seen_after=lookback
-        )
-        papers = self.enrich(papers, tally.problems)
+        seqs, papers = self.store.papers_since(after_seq=lowest, first_seen_after=lookback)
+        papers = self.enrich(papers, problems)
         # Papers subscribers refer to (liked, disliked) are loaded once for every ranker.
         refs = {
-            text: ref
-            for s in stored
-            for text in (*s.subscriber.profile.liked, *s.subscriber.profile.disliked)
-            if (ref := canonical_ref(text))
+            text: ref for text in self.store.profile_references() if (ref := canonical_ref(text))
         }
         references = self.store.papers_by_id(set(refs.values()))
         batch = Batch(papers, now=now, seqs=seqs, references=references)
         t = self._tick("load", t)
-        selector = Selector(
+        selector = self.selector(problems)
+        selector.prepare(batch)
+        self._prepare_renderers(batch, problems)
+        self._tick("prepare", t)
+        return batch, selector, refs
+
+    def selector(self, problems: list[Problem]) -> Selector:
+        return Selector(
             self.c.filters,
             self.c.rankers,
             self.c.weights,
-            on_error=lambda where, error: tally.problems.append(
-                self.reporter.problem(where, error)
-            ),
+            on_error=lambda where, error: problems.append(self.reporter.problem(where, error)),
             diversity=self.settings.selection.diversity,
             relevant_only=self.settings.selection.relevant_only,
             min_reason_strength=self.settings.selection.min_reason_strength,
         )
-        selector.prepare(batch)
-        delivery.prepare_renderers(batch, tally.problems)
-        taken = self.ledger.already_selected(min_seq=int(batch.seqs[0])) if len(batch) else {}
-        t = self._tick("prepare", t)
+
+    def _prepare_renderers(self, batch: Batch, problems: list[Problem]) -> None:
+        for name, renderer in self.c.renderers.items():
+            try:
+                renderer.prepare(batch)
+            except Exception as error:
+                problems.append(self.reporter.problem(f"renderers.{name}", error))
+
+    def edition_run(
+        self,
+        *,
+        edition: Edition,
+        batch: Batch,
+        selector: Selector,
+        refs: dict[str, str],
+        now: dt.datetime,
+        delivery: Delivery,
+        names: Sequence[str] | None,
+        due_only: bool,
+        slot: tuple[str, str] | None = None,
+    ) -> EditionRun:
+        return EditionRun(
+            edition=edition,
+            batch=batch,
+            selector=selector,
+            refs=refs,
+            now=now,
+            delivery=delivery,
+            store=self.store,
+            ledger=self.ledger,
+            message_id=self._message_id,
+            names=names,
+            due_only=due_only,
+            slot=slot,
+        )
+
+    def _deliver_new(
+        self, now: dt.datetime, options: RunOptions, tally: Tally, delivery: Delivery
+    ) -> Edition | None:
+        chunks = self.chunks(options)
+        if not chunks:
+            return None
+        prepared = self.prepare_edition(now, tally.problems)
+        if prepared is None:
+            return None
+        batch, selector, refs = prepared
+        if self._queued(options):
+            return self._deliver_queued(now, options, tally, chunks, batch, selector, refs)
+        t = time.perf_counter()
         # The edition exists before any subscriber is handled, so that chunks can run in any
         # process; an edition nobody got a digest in is removed again at the end.
         recorder = delivery.recorder
         edition = recorder.open_edition(now)
         if not recorder.dry_run:
             self.host.call_each("before_run", edition=edition, dry_run=False)
-        run = EditionRun(
+        run = self.edition_run(
             edition=edition,
             batch=batch,
             selector=selector,
-            taken=taken,
             refs=refs,
             now=now,
             delivery=delivery,
-            message_id=self._message_id,
+            names=self._names(options),
+            due_only=options.due_only,
+            slot=options.slot,
         )
         progress = options.progress
         try:
             fan_out(
-                stored,
+                chunks,
                 run.run_chunk,
                 tally.absorb,
                 # Callbacks (previews) cannot reach back from another process.
@@ -342,6 +377,76 @@ class Pipeline:
             self._tick("select→deliver", t)
         return recorder.close_edition(edition, paused=self._paused.is_set())
 
+    def _queued(self, options: RunOptions) -> bool:
+        """Whether the run's chunks go to ``digest worker`` processes."""
+        return (
+            self.settings.queue.backend == "procrastinate"
+            and not options.dry_run
+            and options.on_rendered is None
+        )
+
+    def _deliver_queued(
+        self,
+        now: dt.datetime,
+        options: RunOptions,
+        tally: Tally,
+        chunks: list[ChunkSpec],
+        batch: Batch,
+        selector: Selector,
+        refs: dict[str, str],
+    ) -> Edition | None:
+        """Store the edition's work, enqueue its chunks, and (unless told not to) wait."""
+        from digest.queue import dispatch
+        from digest.queue.work import EditionWork, unfinished_edition
+
+        if not len(batch):  # nothing new for anyone: no edition, no tasks
+            return None
+        busy = unfinished_edition(self.store)
+        if busy is not None:
+            tally.problems.append(
+                Problem(
+                    where=f"edition {busy}",
+                    message="still being delivered by digest worker; no new edition starts "
+                    "until it is done (digest queue status)",
+                )
+            )
+            return None
+        t = time.perf_counter()
+        recorder = LedgerRecorder(self.ledger, self.store)
+        edition = recorder.open_edition(now)
+        self.host.call_each("before_run", edition=edition, dry_run=False)
+        names = self._names(options)
+        work = EditionWork(
+            edition=edition,
+            batch=batch,
+            refs=refs,
+            rankers=tuple(selector.rankers),
+            broken_filters=tuple(sorted(selector.broken_filters)),
+            names=tuple(names) if names is not None else None,
+            due_only=options.due_only,
+            slot=options.slot,
+            now=now,
+        )
+        size = dispatch.enqueue(self, work, chunks)
+        log.info("edition %s: %d chunks queued (work: %d bytes)", edition.id, len(chunks), size)
+        t = self._tick("enqueue", t)
+        if not options.wait:
+            tally.queued = sum(c.size for c in chunks)
+            return edition
+        progress = options.progress
+        result = dispatch.wait(
+            self,
+            edition,
+            (lambda step, total: progress("deliver", step, total)) if progress else None,
+        )
+        self._tick("workers", t)
+        tally.absorb(result)
+        closed = dispatch.close_if_done(self, edition.id)
+        if closed is not None:
+            return closed
+        # Closed by the last worker already (or discarded: nobody had anything new).
+        return self.ledger.edition(edition.id)
+
     def _after_fork(self) -> None:
         # The forked child must never reuse the parent's database connections.
         self.store.engine.dispose(close=False)
@@ -354,7 +459,8 @@ class Pipeline:
         by_edition: dict[str, list[Pending]] = defaultdict(list)
         for p in recorder.pending():
             by_edition[p.edition.id].append(p)
-        subscribers = {s.id: s for s in self.store.subscribers()} if by_edition else {}
+        ids = [p.subscriber_id for rows in by_edition.values() for p in rows]
+        subscribers = self.store.subscribers_by_id(ids) if ids else {}
         resumed = 0
         for rows in by_edition.values():
             edition = rows[0].edition

@@ -42,6 +42,7 @@ from digest.store.codecs import (
     subscriber_values,
 )
 from digest.store.imports import ImportStore
+from digest.store.locks import LockStore
 from digest.store.papers import PaperStore, UpsertResult
 from digest.store.rates import RateStore
 from digest.store.schema import (
@@ -98,7 +99,14 @@ __all__ = [
 
 
 class Store(
-    PaperStore, SubscriberStore, SignupStore, SourceStore, ImportStore, BounceStore, RateStore
+    PaperStore,
+    SubscriberStore,
+    SignupStore,
+    SourceStore,
+    ImportStore,
+    BounceStore,
+    RateStore,
+    LockStore,
 ):
     """Access to the database; one per process. Use :meth:`open` to create and migrate."""
 

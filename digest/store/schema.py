@@ -143,6 +143,8 @@ deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_deliveries_status", "edition_id", "status"),
+    #: a subscriber's deliveries (bounce matching, removal): no scan of the whole ledger
+    sa.Index("ix_deliveries_subscriber", "subscriber_id", "edition_id"),
 )
 
 source_state = sa.Table(
@@ -230,3 +232,31 @@ rate_limits = sa.Table(
 
 #: feedback kinds: a paper to rank like (``more``) or unlike (``less``), an author to mute
 FEEDBACK_KINDS = ("more", "less", "mute")
+
+#: the per-paper work of an edition whose chunks run in ``digest worker`` processes (the
+#: pickled batch with every component's prepared data); removed when the edition closes
+edition_work = sa.Table(
+    "edition_work",
+    metadata,
+    sa.Column("edition_id", sa.String(40), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+#: the chunks of a queued edition: subscriber id ranges, their state and result
+edition_chunks = sa.Table(
+    "edition_chunks",
+    metadata,
+    sa.Column("edition_id", sa.String(40), primary_key=True),
+    sa.Column("first_id", sa.Integer, primary_key=True),
+    sa.Column("last_id", sa.Integer, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    #: queued, running, done, failed
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker", sa.String(200), nullable=False, server_default=""),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    #: the chunk's result (counts, skipped, failed, problems) as JSON
+    sa.Column("result", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from digest.models import Subscriber
@@ -75,6 +76,121 @@ class SubscriberStore(StorePart):
         with self.engine.connect() as conn:
             return [self._stored(r) for r in conn.execute(query)]
 
+    # -- the fan-out: the list in chunks, never all of it in one process ------------------
+
+    @staticmethod
+    def _receiving() -> sa.ColumnElement[bool]:
+        """Those who get digests: neither pending nor gone."""
+        return sa.and_(subscribers.c.unsubscribed_at.is_(None), subscribers.c.status == "active")
+
+    def _setting(self, key: str) -> sa.ColumnElement[Any]:
+        """A subscriber setting (``schedule``, ``timezone``) read from the JSON by the database."""
+        extracted: sa.ColumnElement[Any]
+        if self.engine.dialect.name == "postgresql":
+            extracted = sa.cast(subscribers.c.data, JSONB)[key].astext
+        else:
+            extracted = sa.func.json_extract(subscribers.c.data, f"$.{key}")
+        return extracted
+
+    def _chosen(
+        self, names: Sequence[str] | None, slot: tuple[str, str] | None
+    ) -> sa.ColumnElement[bool]:
+        """Receiving subscribers, only these names and of this (schedule, timezone) slot."""
+        where = self._receiving()
+        if names is not None:
+            where = sa.and_(where, subscribers.c.name.in_(list(names)))
+        if slot is not None:
+            schedule, timezone = slot
+            where = sa.and_(
+                where, self._setting("schedule") == schedule, self._setting("timezone") == timezone
+            )
+        return where
+
+    def subscriber_ranges(
+        self,
+        size: int,
+        *,
+        names: Sequence[str] | None = None,
+        slot: tuple[str, str] | None = None,
+    ) -> list[tuple[int, int, int]]:
+        """(first id, last id, how many) of consecutive runs of ``size`` receiving
+        subscribers, in id order: the chunks of a run, computed by the database."""
+        where = self._chosen(names, slot)
+        numbered = (
+            sa.select(
+                subscribers.c.id,
+                ((sa.func.row_number().over(order_by=subscribers.c.id) - 1) // size).label("n"),
+            )
+            .where(where)
+            .subquery()
+        )
+        query = (
+            sa.select(sa.func.min(numbered.c.id), sa.func.max(numbered.c.id), sa.func.count())
+            .group_by(numbered.c.n)
+            .order_by(sa.func.min(numbered.c.id))
+        )
+        with self.engine.connect() as conn:
+            return [(int(a), int(b), int(n)) for a, b, n in conn.execute(query)]
+
+    def receiving_between(
+        self,
+        first: int,
+        last: int,
+        *,
+        names: Sequence[str] | None = None,
+        slot: tuple[str, str] | None = None,
+    ) -> list[StoredSubscriber]:
+        """Receiving subscribers with ids in ``[first, last]``, read fresh (a chunk's)."""
+        query = (
+            sa.select(subscribers)
+            .where(self._chosen(names, slot), subscribers.c.id.between(first, last))
+            .order_by(subscribers.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [self._stored(r) for r in conn.execute(query)]
+
+    def subscribers_by_id(self, ids: Sequence[int]) -> dict[int, StoredSubscriber]:
+        with self.engine.connect() as conn:
+            rows = rows_in(conn, sa.select(subscribers), subscribers.c.id, sorted(set(ids)))
+            return {r.id: self._stored(r) for r in rows}
+
+    def lowest_watermark(self) -> int | None:
+        """The smallest watermark among receiving subscribers (``None``: nobody receives)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.min(subscribers.c.watermark)).where(self._receiving())
+            ).scalar()
+
+    def profile_references(self) -> set[str]:
+        """Every paper id receiving subscribers name as liked or disliked (in their settings
+        or by "more/less like this" feedback), as written: gathered by the database."""
+        dialect = self.engine.dialect.name
+        texts: set[str] = set()
+        receiving = "unsubscribed_at IS NULL AND status = 'active'"
+        for key in ("liked", "disliked"):
+            if dialect == "postgresql":
+                sql = (
+                    "SELECT DISTINCT jsonb_array_elements_text(CAST(data AS jsonb) -> :key) "
+                    f"FROM subscribers WHERE {receiving}"
+                )
+            else:
+                sql = (
+                    "SELECT DISTINCT j.value FROM subscribers AS s, "
+                    "json_each(s.data, '$.' || :key) AS j "
+                    f"WHERE s.{receiving.replace(' AND ', ' AND s.')}"
+                )
+            with self.engine.connect() as conn:
+                texts.update(str(v) for (v,) in conn.execute(sa.text(sql), {"key": key}))
+        query = (
+            sa.select(feedback.c.paper_id)
+            .distinct()
+            .join(subscribers, subscribers.c.id == feedback.c.subscriber_id)
+            .where(feedback.c.kind.in_(("more", "less")), self._receiving())
+        )
+        with self.engine.connect() as conn:
+            texts.update(r.paper_id for r in conn.execute(query))
+        return texts
+
     @staticmethod
     def _stored(row: Any) -> StoredSubscriber:
         return StoredSubscriber(
@@ -112,17 +228,20 @@ class SubscriberStore(StorePart):
         (used to mirror the config file); unsubscribes are always kept.
         """
         with self.engine.begin() as conn:
+            # Only the rows this can touch (not the whole list on every run).
+            columns = sa.select(
+                subscribers.c.id, subscribers.c.name, subscribers.c.data, subscribers.c.origin
+            )
+            names = [sub.name for sub in items]
             current = {
                 r.name: (r.id, r.data, r.origin)
-                for r in conn.execute(
-                    sa.select(
-                        subscribers.c.id,
-                        subscribers.c.name,
-                        subscribers.c.data,
-                        subscribers.c.origin,
-                    )
-                )
+                for r in rows_in(conn, columns, subscribers.c.name, names)
             }
+            if replace_origin:
+                current.update(
+                    (r.name, (r.id, r.data, r.origin))
+                    for r in conn.execute(columns.where(subscribers.c.origin == origin))
+                )
             for sub in items:
                 data = subscriber_to_json(sub)
                 if sub.name in current:
