@@ -293,6 +293,20 @@ class QueueSettings(_Strict):
     )
 
 
+class RetentionSettings(_Strict):
+    """``[retention]``: how long the ledger and the bounce log keep their rows."""
+
+    ledger_days: int = Field(
+        400,
+        ge=0,
+        description="selections and deliveries of complete editions older than this are "
+        "pruned (digest prune; digest serve daily); 0 = keep for ever",
+    )
+    bounce_events_days: int = Field(
+        180, ge=0, description="recorded bounces and complaints kept this long; 0 = for ever"
+    )
+
+
 SignupMode = Literal["closed", "open", "domains"]
 
 
@@ -454,6 +468,7 @@ class Settings(_Strict):
     signup: SignupSettings = Field(default_factory=SignupSettings)
     bounces: BouncesSettings = Field(default_factory=BouncesSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     sources: dict[str, ComponentInstance] = Field(default_factory=dict)
     filters: dict[str, ComponentInstance] = Field(default_factory=dict)
     rankers: dict[str, ComponentInstance] = Field(default_factory=dict)

@@ -23,6 +23,7 @@ from digest.cli import (
     doctor,
     init,
     plugins,
+    prune,
     queue,
     rank,
     run,
@@ -36,7 +37,7 @@ from digest.errors import DigestError
 __all__ = ["main", "make_cli"]
 
 #: the modules whose ``register(cli)`` adds the built-in commands
-COMMANDS = (init, run, serve, rank, plugins, subscribers, sources, bounces, doctor, queue)
+COMMANDS = (init, run, serve, rank, plugins, subscribers, sources, bounces, doctor, prune, queue)
 
 
 def make_cli(argv: Sequence[str] | None = None) -> click.Group:

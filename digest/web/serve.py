@@ -106,7 +106,13 @@ def build_app(
         )
     service = WebService(pipeline, scheduler_status=lifecycle.status if lifecycle else None)
     if lifecycle is not None:
-        lifecycle.chores += [service.signup.warm, service.imports.resync_due]
+        from digest.store.retention import RetentionChore
+
+        lifecycle.chores += [
+            service.signup.warm,
+            service.imports.resync_due,
+            RetentionChore(pipeline.store, application.settings),
+        ]
         mailbox = application.settings.bounces.mailbox
         if mailbox is not None:
             from digest.bounces.intake import book_for

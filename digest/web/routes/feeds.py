@@ -7,6 +7,9 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from digest.config import Settings
+from digest.store import utcnow
+from digest.store.retention import beyond_retention
 from digest.web.caching import cached, not_modified, validator_headers
 from digest.web.dependencies import EDITION_ID, Reader, Service
 from digest.web.service import FEED_FORMATS, Document, NotAvailable, Validator
@@ -76,5 +79,17 @@ def archive(
     except NotAvailable as error:
         raise HTTPException(404, str(error)) from None
     if document is None:
-        raise HTTPException(404, "There is no such edition for you.")
+        raise HTTPException(404, _missing_edition(edition_id, service.settings))
     return cached(document, request, "private, no-cache")
+
+
+def _missing_edition(edition_id: str, settings: Settings) -> str:
+    """Why an archive link shows nothing: the edition is older than what the ledger keeps
+    (``[retention] ledger_days``), or it never was this subscriber's."""
+    days = settings.retention.ledger_days
+    if beyond_retention(edition_id, days, utcnow()):
+        return (
+            f"This edition is no longer available: digests are kept for {days:,} days. "
+            "Your feed and your next digests are not affected."
+        )
+    return "There is no such edition for you."
