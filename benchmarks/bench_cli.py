@@ -103,17 +103,19 @@ def rss(papers: list[Paper]) -> str:
 
 def prebuilt(size: int) -> bytes:
     """A multipart message of about ``size`` bytes, as the sink's own-rate yardstick."""
+    import email.policy
     from email.message import EmailMessage
 
     message = EmailMessage()
     message["From"] = "Bench Digest <digest@example.org>"
     message["To"] = "reader@example.org"
     message["Subject"] = "Your papers"
-    message.set_content("papers\n" * (size // 21), cte="quoted-printable")
-    message.add_alternative(
-        "<p>papers</p>\n" * (size // 21), subtype="html", cte="quoted-printable"
-    )
-    return message.as_bytes()
+    # Lines of ~70 characters, as in a real digest (the sink's cost is per line, too).
+    line = "papers " * 10
+    message.set_content((line + "\n") * (size // 3 // 72), cte="quoted-printable")
+    html = f"<p>{line}</p>\n" * (size * 2 // 3 // 79)
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message.as_bytes(policy=email.policy.SMTP)  # CRLF, as SMTP wants it
 
 
 def _send(port: int, messages: list[bytes]) -> None:
