@@ -161,11 +161,10 @@ def close_if_done(pipeline: Pipeline, edition_id: str) -> Edition | None:
     from digest.pipeline.recorder import LedgerRecorder
 
     store = pipeline.store
-    chunks = q.chunks_of(store, edition_id)
-    if not chunks or any(c.status in (q.QUEUED, q.RUNNING) for c in chunks):
+    if q.chunks_left(store, edition_id) != 0:  # one count per finished chunk, not a read
         return None
-    edition = next((e for e in pipeline.ledger.open_editions() if e.id == edition_id), None)
-    if edition is None:
+    edition = pipeline.ledger.edition(edition_id)
+    if edition is None or edition_id not in {e.id for e in pipeline.ledger.open_editions()}:
         return None
     recorder = LedgerRecorder(pipeline.ledger, store)
     paused = q.EditionPause(store, edition_id, every=0).is_set()

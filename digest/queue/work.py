@@ -226,6 +226,17 @@ def queued_editions(store: Store) -> list[tuple[str, str]]:
         return [(r.id, r.status) for r in conn.execute(query)]
 
 
+def chunks_left(store: Store, edition_id: str) -> int | None:
+    """Chunks of the edition still queued or running (``None``: it has no chunks)."""
+    query = sa.select(
+        sa.func.count(),
+        sa.func.count().filter(edition_chunks.c.status.in_((QUEUED, RUNNING))),
+    ).where(edition_chunks.c.edition_id == edition_id)
+    with store.engine.connect() as conn:
+        total, left = conn.execute(query).one()
+    return None if not total else int(left)
+
+
 def unfinished_edition(store: Store) -> str | None:
     """An edition whose chunks are not all done or failed (still being delivered)."""
     query = (
