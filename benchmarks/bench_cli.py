@@ -25,11 +25,9 @@ import argparse
 import datetime as dt
 import http.server
 import json
-import multiprocessing as mp
 import random
 import secrets
 import signal
-import smtplib
 import subprocess
 import sys
 import tempfile
@@ -44,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_digests import load_papers, subscribers  # noqa: E402
+from bench_smtp import sink_rate  # noqa: E402
 
 from digest.models import Paper  # noqa: E402
 from digest.store import Store, utcnow  # noqa: E402
@@ -116,25 +115,6 @@ def prebuilt(size: int) -> bytes:
     html = f"<p>{line}</p>\n" * (size * 2 // 3 // 79)
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message.as_bytes(policy=email.policy.SMTP)  # CRLF, as SMTP wants it
-
-
-def _send(port: int, messages: list[bytes]) -> None:
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for i, message in enumerate(messages):
-            smtp.sendmail("digest@example.org", [f"r{i}@example.org"], message)
-
-
-def sink_rate(port: int, message: bytes, count: int, connections: int) -> float:
-    """Messages/second the sink accepts for pre-built bytes over ``connections`` processes."""
-    per = count // connections
-    ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_send, args=(port, [message] * per)) for _ in range(connections)]
-    start = time.perf_counter()
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    return per * connections / (time.perf_counter() - start)
 
 
 class PeakMemory:

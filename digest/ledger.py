@@ -16,6 +16,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -266,13 +267,7 @@ class Ledger:
                     )
                     .order_by(selections.c.subscriber_id, selections.c.rank)
                 ):
-                    out[r.subscriber_id].append(
-                        StoredItem(
-                            paper_seq=r.paper_seq,
-                            score=r.score,
-                            reasons=reasons_from_json(r.reasons),
-                        )
-                    )
+                    out[r.subscriber_id].append(_stored_item(r))
         return out
 
     def already_selected(
@@ -369,23 +364,7 @@ class Ledger:
                     query = query.where(
                         selections.c.edition_id != before, editions.c.created_at <= created
                     )
-                rows = conn.execute(query)
-                for r in rows:
-                    runs = out[r.subscriber_id]
-                    if not runs or runs[-1][0].id != r.edition_id:
-                        if len(runs) >= editions_back:
-                            continue
-                        edition = Edition(
-                            id=r.edition_id, created=aware(r.created_at) or r.created_at
-                        )
-                        runs.append((edition, []))
-                    runs[-1][1].append(
-                        StoredItem(
-                            paper_seq=r.paper_seq,
-                            score=r.score,
-                            reasons=reasons_from_json(r.reasons),
-                        )
-                    )
+                _fold_history(out, conn.execute(query), editions_back)
         return out
 
     def _recent_history(
@@ -418,20 +397,8 @@ class Ledger:
             params["before"] = before
         with self.store.engine.connect() as conn:
             for chunk in iter_chunks(list(subscriber_ids), 500):
-                for r in conn.execute(sql, {**params, "ids": list(chunk)}):
-                    runs = out[r.subscriber_id]
-                    if not runs or runs[-1][0].id != r.edition_id:
-                        edition = Edition(
-                            id=r.edition_id, created=aware(r.created_at) or r.created_at
-                        )
-                        runs.append((edition, []))
-                    runs[-1][1].append(
-                        StoredItem(
-                            paper_seq=r.paper_seq,
-                            score=r.score,
-                            reasons=reasons_from_json(r.reasons),
-                        )
-                    )
+                rows = conn.execute(sql, {**params, "ids": list(chunk)})
+                _fold_history(out, rows, editions_back)
         return out
 
     def edition_of(self, edition_id: str, subscriber_id: int) -> Edition | None:
@@ -520,6 +487,28 @@ class Ledger:
                     .group_by(deliveries.c.status)
                 )
             }
+
+
+def _stored_item(row: Any) -> StoredItem:
+    return StoredItem(
+        paper_seq=row.paper_seq, score=row.score, reasons=reasons_from_json(row.reasons)
+    )
+
+
+def _fold_history(
+    out: dict[int, list[tuple[Edition, list[StoredItem]]]],
+    rows: Iterable[Any],
+    editions_back: int,
+) -> None:
+    """Add selection rows (by subscriber, newest edition first, in rank order) to ``out``,
+    keeping each subscriber's first ``editions_back`` editions."""
+    for r in rows:
+        runs = out[r.subscriber_id]
+        if not runs or runs[-1][0].id != r.edition_id:
+            if len(runs) >= editions_back:
+                continue
+            runs.append((Edition(id=r.edition_id, created=aware(r.created_at) or r.created_at), []))
+        runs[-1][1].append(_stored_item(r))
 
 
 def _advance_watermarks(conn: sa.Connection, claims: Sequence[Claim], now: dt.datetime) -> set[int]:

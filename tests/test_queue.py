@@ -274,9 +274,7 @@ def test_an_unsubscribe_while_the_chunk_is_queued_is_never_mailed(
         assert b"4 chunks \xe2\x80\x94 4 queued, 0 running, 0 stalled, 0 done, 0 failed" in listed
         worker = _digest(config, "worker")
         try:
-            deadline = time.monotonic() + 60
-            while sink.count < people - 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            sink.wait_for(people - 1, timeout=60)
             time.sleep(0.5)
         finally:
             _stop(worker)
@@ -299,8 +297,7 @@ def test_pause_stops_every_worker_and_resume_finishes_the_edition(
         edition = out.decode().split("of edition ")[1].split()[0]
         workers = [_digest(config, "worker") for _ in range(2)]
         try:
-            while sink.count < 5:
-                time.sleep(0.01)
+            sink.wait_for(5, timeout=60)
             paused = _digest(config, "queue", "pause", edition)
             assert paused.wait(60) == 0
             time.sleep(3)  # workers see the pause within 2 s
@@ -311,9 +308,7 @@ def test_pause_stops_every_worker_and_resume_finishes_the_edition(
             said, err = resumed.communicate(timeout=60)
             assert resumed.returncode == 0, err.decode()
             assert b"resumed: 12 chunks queued again" in said
-            deadline = time.monotonic() + 60
-            while sink.count < people and time.monotonic() < deadline:
-                time.sleep(0.05)
+            sink.wait_for(people, timeout=60)
             time.sleep(1)
         finally:
             _stop(*workers)
